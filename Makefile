@@ -1,0 +1,53 @@
+# curvegan: `make help` lists the targets. Everything runs in a local virtual environment, .venv/.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# CPU users get a CPU build of torch (on PyPI for Linux x86 the plain wheel is the multi-GB CUDA build; point
+# TORCH_INDEX at https://download.pytorch.org/whl/cpu there). GPU users: `make install-gpu`.
+TORCH ?= torch==2.13.0
+TORCH_INDEX ?=
+ARGS ?=
+
+.PHONY: help install install-gpu train test test-all bench tensorboard lint format clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q $(TORCH) $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed ## create .venv with CPU torch, curvegan (editable) and the dev tools
+
+install-gpu: ## the same with a CUDA build of torch (from PyPI)
+	rm -f $(VENV)/.installed
+	$(MAKE) install TORCH='torch>=2.6,<=2.14.1'
+
+train: install ## the default training run (the seed's GAN, 6000 G updates); extra overrides: ARGS="..."
+	$(PY) -m curvegan.train $(ARGS)
+
+test: install ## the test suite (fast tests; a few minutes on 2 CPU cores)
+	$(PY) -m pytest -q
+
+test-all: install ## every test, the slow ones included
+	$(PY) -m pytest -q -m ""
+
+bench: install ## speed table: plain PyTorch loop vs curvegan's training path
+	$(PY) benchmarks/speed.py $(ARGS)
+
+tensorboard: install ## TensorBoard over every run and sweep
+	$(VENV)/bin/tensorboard --logdir_spec outputs:outputs,multirun:multirun
+
+lint: install ## ruff: lint and format check
+	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff format --check src tests benchmarks
+
+format: install ## ruff: fix imports and format
+	$(VENV)/bin/ruff check --fix src tests benchmarks
+	$(VENV)/bin/ruff format src tests benchmarks
+
+clean: ## remove run outputs and caches (keeps .venv)
+	rm -rf outputs multirun .pytest_cache .ruff_cache
+	find . -name __pycache__ -not -path './$(VENV)/*' -prune -exec rm -rf {} +

@@ -1,0 +1,109 @@
+"""Speed of curvegan's training path against the floor, a plain PyTorch loop of the same GAN.
+
+    python benchmarks/speed.py [--accelerator cpu|gpu] [--pairs 3] [--updates 6000]
+
+Every row is a whole process (imports and start-up included), run interleaved with the others `--pairs`
+times; the table shows medians. Rows:
+- plain loop: benchmarks/plain_loop.py, torch's default threads (the seed's loop as written)
+- plain loop, 1 thread: the same with torch.set_num_threads(1), which is what curvegan does by default
+- curvegan: `python -m curvegan.train` with the default config (TensorBoard, a figure and quality metrics
+  per epoch, checkpoints, the GIF), for the same number of G updates
+- curvegan, bare: the same with no logger and no callbacks
+The ratio is wall time over the 1-thread plain loop's (the fair floor: same threads).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+# Report the child's own peak memory when it exits: max RSS, and the GPU's peak if CUDA was used.
+PEAK = (
+    "import atexit, json, resource, sys\n"
+    "def _peak():\n"
+    "    torch = sys.modules.get('torch')\n"
+    "    gpu = torch.cuda.max_memory_allocated() / 2**20 if torch and torch.cuda.is_initialized() else None\n"
+    "    print('PEAK ' + json.dumps({'rss_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,"
+    " 'gpu_mb': gpu}), file=sys.stderr)\n"
+    "atexit.register(_peak)\n"
+)
+
+
+def run(argv: list[str], module: bool) -> dict:
+    code = PEAK + (
+        f"import runpy; sys.argv = {argv!r}; runpy.run_module({argv[0]!r}, run_name='__main__')"
+        if module
+        else f"import runpy; sys.argv = {argv!r}; runpy.run_path({argv[0]!r}, run_name='__main__')"
+    )
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    if done.returncode != 0:
+        sys.exit(f"benchmark: {' '.join(argv)} failed:\n{done.stderr[-3000:]}")
+    peak = json.loads(next(line for line in done.stderr.splitlines() if line.startswith("PEAK "))[5:])
+    return {"wall": wall, **peak, "stdout": done.stdout}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--accelerator", choices=["cpu", "gpu"], default="cpu")
+    parser.add_argument("--pairs", type=int, default=3, help="interleaved repetitions (medians are shown)")
+    parser.add_argument("--updates", type=int, default=6000, help="G updates; a multiple of 300 (one epoch)")
+    args = parser.parse_args()
+    epochs = max(1, args.updates // 300)
+    updates = epochs * 300
+
+    tmp = Path(tempfile.mkdtemp(prefix="curvegan-bench-"))
+    plain = [str(HERE / "plain_loop.py"), "--updates", str(updates), "--accelerator", args.accelerator]
+    train = ["curvegan.train", f"trainer.accelerator={args.accelerator}", f"trainer.max_epochs={epochs}"]
+    rows = {
+        "plain loop": (plain + ["--threads", "0"], False),
+        "plain loop, 1 thread": (plain + ["--threads", "1"], False),
+        "curvegan": (train, True),
+        "curvegan, bare": (
+            train
+            + ["logger=none", "~callbacks", "+trainer.enable_checkpointing=false", "+trainer.enable_progress_bar=false"],
+            True,
+        ),
+    }
+    results: dict[str, list[dict]] = {name: [] for name in rows}
+    for i in range(args.pairs):
+        for name, (argv, module) in rows.items():
+            if module:
+                run_dir = tmp / f"{name.replace(', ', '-')}-{i}"
+                argv = argv + [f"hydra.run.dir={run_dir}"]
+            result = run(argv, module)
+            if module:
+                metrics = json.loads((run_dir / "metrics.json").read_text())
+                result["train_s"] = metrics["seconds"]
+            else:
+                result["train_s"] = json.loads(result["stdout"].strip().splitlines()[-1])["seconds"]
+            results[name].append(result)
+            print(f"  pair {i + 1}/{args.pairs} {name}: {result['wall']:.1f} s", file=sys.stderr)
+
+    floor = statistics.median(r["wall"] for r in results["plain loop, 1 thread"])
+    print(f"\n{updates} G updates, batch 32, accelerator={args.accelerator}, median of {args.pairs} interleaved runs")
+    print(
+        f"machine: {platform.node()} · {platform.processor() or platform.machine()} · python {platform.python_version()}"
+    )
+    print("\n| path | updates/s (training) | wall s (whole process) | peak RSS MB | peak GPU MB | wall / floor |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for name, rs in results.items():
+        wall = statistics.median(r["wall"] for r in rs)
+        rate = updates / statistics.median(r["train_s"] for r in rs)
+        rss = statistics.median(r["rss_mb"] for r in rs)
+        gpu = rs[0]["gpu_mb"]
+        gpu_text = f"{gpu:.0f}" if gpu is not None else "–"
+        print(f"| {name} | {rate:.0f} | {wall:.1f} | {rss:.0f} | {gpu_text} | {wall / floor:.2f} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,79 @@
+"""What a run shows while it trains: quality metrics, a figure of curves, and the frames of progress.gif."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import lightning as L
+import numpy as np
+from lightning.pytorch.utilities import rank_zero_only
+
+from curvegan.metrics import curve_quality
+from curvegan.plots import curves_figure, figure_rgb
+
+
+class CurveMonitor(L.Callback):
+    """Every `every_n_epochs` epochs: measure `num_samples` curves, log `quality/*` and a figure of curves.
+
+    The figure (curves from the model's fixed preview noise over the real band) goes to every logger that
+    takes images (TensorBoard's IMAGES tab); each one is also a frame of `gif_path`, written when fit ends.
+    The quality history is kept in `history` for metrics.json.
+    """
+
+    def __init__(
+        self,
+        every_n_epochs: int = 1,
+        num_samples: int = 10000,
+        seed: int = 1234,
+        gif_path: str | None = None,
+        gif_frame_ms: int = 400,
+    ):
+        self.every_n_epochs = every_n_epochs
+        self.num_samples = num_samples
+        self.seed = seed
+        self.gif_path = gif_path
+        self.gif_frame_ms = gif_frame_ms
+        self.history: list[dict[str, float]] = []
+        self.frames: list[np.ndarray] = []
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module) -> None:
+        if (trainer.current_epoch + 1) % self.every_n_epochs == 0 or trainer.current_epoch + 1 == trainer.max_epochs:
+            self.measure(trainer, pl_module)
+
+    @rank_zero_only
+    def measure(self, trainer: L.Trainer, gan) -> None:
+        dm = trainer.datamodule
+        a_min, a_max, x = dm.hparams.a_min, dm.hparams.a_max, dm.x
+        quality = curve_quality(gan.sample(self.num_samples, self.seed), x, a_min, a_max)
+        step = gan.g_updates
+        self.history.append({"epoch": trainer.current_epoch + 1, "step": step, **quality})
+        for logger in trainer.loggers:
+            logger.log_metrics({f"quality/{k}": v for k, v in quality.items()}, step=step)
+
+        preview = gan.sample_from(gan.preview_noise)
+        title = (
+            f"epoch {trainer.current_epoch + 1} · {step} G updates · shape_rmse {quality['shape_rmse']:.3f}"
+            f" · a_w1 {quality['a_w1']:.3f}"
+        )
+        image = figure_rgb(curves_figure(preview, x, a_min, a_max, title))
+        for logger in trainer.loggers:
+            add_image = getattr(logger.experiment, "add_image", None)
+            if add_image is not None:
+                add_image("curves/generated", image, step, dataformats="HWC")
+        if self.gif_path:
+            self.frames.append(image)
+
+    @rank_zero_only
+    def on_fit_end(self, trainer: L.Trainer, pl_module) -> None:
+        if self.gif_path and self.frames:
+            save_gif(self.frames, Path(self.gif_path), self.gif_frame_ms)
+
+
+def save_gif(frames: list[np.ndarray], path: Path, frame_ms: int) -> None:
+    """Write RGB frames as a looping GIF, the last frame held longer."""
+    from PIL import Image
+
+    images = [Image.fromarray(f) for f in frames]
+    durations = [frame_ms] * (len(images) - 1) + [frame_ms * 4]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    images[0].save(path, save_all=True, append_images=images[1:], duration=durations, loop=0, optimize=True)

@@ -1,0 +1,33 @@
+import json
+import subprocess
+import sys
+
+from conftest import TINY
+
+
+def run_cli(*args, **kw):
+    return subprocess.run([sys.executable, "-m", "curvegan.train", *args], capture_output=True, text=True, **kw)
+
+
+def test_multirun_sweep_runs_each_job_into_its_own_dir(tmp_path):
+    result = run_cli("-m", "seed=0,1", "model.latent_dim=2,4", "logger=none", *TINY, f"hydra.sweep.dir={tmp_path}")
+    assert result.returncode == 0, result.stderr[-2000:]
+    runs = sorted(p.parent for p in tmp_path.glob("*/metrics.json"))
+    assert len(runs) == 4
+    overrides = {tuple(p.joinpath(".hydra/overrides.yaml").read_text().split()) for p in runs}
+    assert len(overrides) == 4
+    assert all(json.loads((p / "metrics.json").read_text())["steps"] == 40 for p in runs)
+
+
+def test_single_run_prints_its_summary_and_run_dir(tmp_path):
+    result = run_cli("logger=none", *TINY, f"hydra.run.dir={tmp_path}")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert f"run dir: {tmp_path}" in result.stdout
+    assert "shape_rmse" in result.stdout
+
+
+def test_help_lists_the_config_groups():
+    result = run_cli("--help")
+    assert result.returncode == 0
+    for group in ("data:", "model:", "trainer:", "logger:", "objective:"):
+        assert group in result.stdout

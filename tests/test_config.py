@@ -1,0 +1,26 @@
+from conftest import compose_config
+
+
+def test_default_config_is_the_seed_gan():
+    cfg = compose_config(run_dir="/tmp/x")
+    assert (cfg.data.a_min, cfg.data.a_max, cfg.data.num_points) == (1.0, 2.0, 16)
+    assert (cfg.data.batch_size, cfg.data.batches_per_epoch, cfg.trainer.max_epochs) == (32, 300, 20)
+    assert (cfg.model.latent_dim, list(cfg.model.g_hidden), list(cfg.model.d_hidden)) == (10, [32], [32])
+    assert (cfg.model.g_lr, cfg.model.d_lr, list(cfg.model.betas)) == (2e-4, 2e-4, [0.5, 0.999])
+    assert cfg.model.objective.name == "bce" and cfg.model.d_steps == 1
+    assert cfg.trainer.accelerator == "cpu"
+    assert "tensorboard" in cfg.logger
+
+
+def test_design_card_command_line_composes():
+    cfg = compose_config("model.latent_dim=10", "trainer.accelerator=gpu", run_dir="/tmp/x")
+    assert cfg.trainer.accelerator == "gpu" and cfg.model.latent_dim == 10
+    assert compose_config("trainer=gpu", run_dir="/tmp/x").trainer.accelerator == "gpu"
+
+
+def test_group_choices_and_interpolations_follow_overrides():
+    cfg = compose_config("data.num_points=8", "logger=csv", "seed=7", run_dir="/tmp/x")
+    assert cfg.model.num_points == 8 and cfg.data.seed == 7 and cfg.model.seed == 7
+    assert list(cfg.logger) == ["csv"]
+    assert cfg.callbacks.checkpoint.dirpath == "/tmp/x/checkpoints"
+    assert not compose_config("logger=none", run_dir="/tmp/x").get("logger")
