@@ -4,6 +4,8 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
+from curvegan.config import register_schemas
+
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
 # A run small enough for a test: 2 epochs of 20 batches = 40 G updates.
@@ -17,6 +19,7 @@ TINY = [
 
 def compose_config(*overrides: str, run_dir: Path | None = None):
     """The training config as `python -m curvegan.train` composes it, with the run dir set (Hydra isn't running)."""
+    register_schemas()
     with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
         cfg = compose("train", overrides=list(overrides))
     if run_dir is not None:

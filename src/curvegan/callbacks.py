@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+import threading
 from pathlib import Path
 
 import lightning as L
@@ -77,3 +79,43 @@ def save_gif(frames: list[np.ndarray], path: Path, frame_ms: int) -> None:
     durations = [frame_ms] * (len(images) - 1) + [frame_ms * 4]
     path.parent.mkdir(parents=True, exist_ok=True)
     images[0].save(path, save_all=True, append_images=images[1:], duration=durations, loop=0, optimize=True)
+
+
+class Interrupted(Exception):
+    """Training was stopped by a signal, after writing a checkpoint."""
+
+    def __init__(self, signum: int, ckpt_path: str, g_updates: int):
+        super().__init__(
+            f"stopped by {signal.Signals(signum).name} after G update {g_updates}; checkpoint: {ckpt_path}"
+        )
+        self.signum = signum
+
+
+class StopOnSignal(L.Callback):
+    """SIGTERM (how schedulers end jobs) or Ctrl-C: finish the current training_step, write `ckpt_path`, stop.
+
+    Stopping only between steps keeps the checkpoint consistent (no half-done D/G update), so resuming from it
+    continues the run exactly. The exception raised ends `fit`; `train` turns it into a one-line message.
+    """
+
+    def __init__(self, ckpt_path: str):
+        self.ckpt_path = ckpt_path
+        self.received: int | None = None
+        self._previous: dict = {}
+
+    def _note(self, signum, frame) -> None:
+        self.received = signum
+
+    def on_fit_start(self, trainer: L.Trainer, pl_module) -> None:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = {s: signal.signal(s, self._note) for s in (signal.SIGINT, signal.SIGTERM)}
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if self.received is not None:
+            trainer.save_checkpoint(self.ckpt_path)
+            raise Interrupted(self.received, self.ckpt_path, pl_module.g_updates)
+
+    def teardown(self, trainer: L.Trainer, pl_module, stage: str) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+        self._previous = {}

@@ -11,6 +11,10 @@ from curvegan import nets
 from curvegan.objectives import make_objective
 
 
+class Diverged(RuntimeError):
+    """A loss or a parameter stopped being finite."""
+
+
 class CurveGAN(L.LightningModule):
     """A GAN over curves of `num_points` values.
 
@@ -30,6 +34,7 @@ class CurveGAN(L.LightningModule):
         g_lr: float = 2e-4,
         d_lr: float = 2e-4,
         betas: Sequence[float] = (0.5, 0.999),
+        grad_clip: float | None = None,
         objective: dict | None = None,
         preview_curves: int = 48,
         log_every_n_updates: int = 50,
@@ -85,6 +90,10 @@ class CurveGAN(L.LightningModule):
         if self._noise_rng_state is not None:
             self._noise_rng.set_state(self._noise_rng_state)
 
+    def clip(self, optimizer) -> None:
+        if self.hparams.grad_clip is not None:
+            self.clip_gradients(optimizer, gradient_clip_val=self.hparams.grad_clip, gradient_clip_algorithm="norm")
+
     def update(self, real: torch.Tensor, g_opt, d_opt) -> torch.Tensor:
         """One G update and its D updates: `d_steps` D updates on this real batch, then one G update.
 
@@ -100,19 +109,23 @@ class CurveGAN(L.LightningModule):
             penalty = objective.penalty(self.discriminator, real, fake.detach())
             d_opt.zero_grad(set_to_none=True)
             self.manual_backward(d_loss if penalty is None else d_loss + penalty)
+            self.clip(d_opt)
             d_opt.step()
 
         # This backward also fills D's gradients; the next D update clears them before its own.
         g_loss = objective.g_loss(self.discriminator(fake))
         g_opt.zero_grad(set_to_none=True)
         self.manual_backward(g_loss)
+        self.clip(g_opt)
         g_opt.step()
         with torch.no_grad():
             return torch.stack([g_loss, d_loss, real_out.sigmoid().mean(), fake_out.sigmoid().mean()])
 
     def training_step(self, batch: torch.Tensor, batch_idx: int) -> None:
         g_opt, d_opt = self.optimizers()
-        stats = torch.stack([self.update(real, g_opt, d_opt) for real in batch]).sum(dim=0)
+        per_update = torch.stack([self.update(real, g_opt, d_opt) for real in batch])
+        self.check_finite(per_update)
+        stats = per_update.sum(dim=0)
         self._stats_sum = stats if self._stats_sum is None else self._stats_sum + stats
         self._stats_count += len(batch)
         # self.log costs about a millisecond a value, so log the mean since the last log, every n G updates.
@@ -123,6 +136,20 @@ class CurveGAN(L.LightningModule):
             # `step` sets the x axis of these values in every logger: G updates, not optimizer steps.
             self.log("step", float(self.g_updates))
             self._stats_sum, self._stats_count = None, 0
+
+    def check_finite(self, per_update: torch.Tensor) -> None:
+        """Stop at the first non-finite loss or parameter: nothing after it can be trusted."""
+        params_ok = torch.stack([p.sum() for p in self.parameters()]).isfinite().all()
+        if per_update.isfinite().all() and params_ok:
+            return
+        bad = (~per_update.isfinite().all(dim=1)).nonzero()
+        row = bad[0, 0].item() if len(bad) else len(per_update) - 1
+        step = self.g_updates - len(per_update) + row + 1
+        g_loss, d_loss = per_update[row, :2].tolist()
+        raise Diverged(
+            f"training diverged at G update {step}: g_loss={g_loss:.4g}, d_loss={d_loss:.4g}"
+            + ("" if params_ok else ", and a parameter is no longer finite")
+        )
 
     # --- checkpoints ----------------------------------------------------------------------------------
 

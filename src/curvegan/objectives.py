@@ -7,6 +7,8 @@ class here, an entry in OBJECTIVES and a file in configs/objective/.
 
 from __future__ import annotations
 
+import inspect
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -31,6 +33,13 @@ OBJECTIVES = {"bce": NonSaturatingBCE}
 
 
 def make_objective(name: str, **options):
+    """The objective called `name`, built with its options (from configs/objective/NAME.yaml)."""
     if name not in OBJECTIVES:
-        raise ValueError(f"objective.name={name!r} is not known; choose one of {sorted(OBJECTIVES)}")
-    return OBJECTIVES[name](**options)
+        raise ValueError(f"objective={name}: must be one of {', '.join(sorted(OBJECTIVES))}")
+    cls = OBJECTIVES[name]
+    known = [p for p in inspect.signature(cls).parameters]
+    for option in options:
+        if option not in known:
+            allowed = f"one of {', '.join(known)}" if known else "none: it takes no options"
+            raise ValueError(f"objective.{option}={options[option]}: not an option of {name} ({allowed})")
+    return cls(**options)

@@ -1,0 +1,135 @@
+"""A killed or stopped run, resumed, is the same run; a torn write or a diverged run loses nothing good."""
+
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+import torch
+
+from conftest import compose_config
+from curvegan.train import TrainingFailed, train
+
+# 3 epochs of 60 batches (4 training_step calls of 15 each per epoch): long enough to be hit mid-epoch.
+RUN = [
+    "data.batches_per_epoch=60",
+    "data.batches_per_step=15",
+    "trainer.max_epochs=3",
+    "logger=none",
+    "evaluation.num_samples=200",
+    "model.log_every_n_updates=15",
+    "callbacks.curves.gif_path=null",
+]
+
+
+def weights(run_dir):
+    return torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]
+
+
+def assert_same_weights(a, b):
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("uninterrupted")
+    train(compose_config(*RUN, run_dir=run_dir))
+    return weights(run_dir)
+
+
+def start(run_dir, *extra, prelude=""):
+    """The training command line in a subprocess (optionally with some Python run first)."""
+    overrides = [*RUN, f"hydra.run.dir={run_dir}", *extra]
+    code = prelude + f"\nimport sys, runpy\nsys.argv = ['curvegan.train', *{overrides!r}]\n"
+    code += "runpy.run_module('curvegan.train', run_name='__main__')"
+    return subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_for(path, process, timeout=120):
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert process.poll() is None, process.stderr.read()
+        assert time.monotonic() < deadline, f"{path} never appeared"
+        time.sleep(0.005)
+
+
+def resume(run_dir):
+    return train(compose_config(*RUN, "ckpt_path=last", run_dir=run_dir))
+
+
+def test_resume_at_an_epoch_boundary_gives_the_same_weights(tmp_path, uninterrupted):
+    train(compose_config(*RUN, "trainer.max_epochs=1", run_dir=tmp_path))
+    metrics = resume(tmp_path)
+    assert metrics["steps"] == 180
+    assert_same_weights(weights(tmp_path), uninterrupted)
+
+
+def test_sigkill_after_the_first_checkpoint_then_resume_gives_the_same_weights(tmp_path, uninterrupted):
+    process = start(tmp_path)
+    wait_for(tmp_path / "checkpoints" / "last.ckpt", process)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert not (tmp_path / "metrics.json").exists()
+    resume(tmp_path)
+    assert_same_weights(weights(tmp_path), uninterrupted)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "Ctrl-C"])
+def test_sigterm_or_ctrl_c_writes_a_checkpoint_mid_epoch_and_exits_non_zero(tmp_path, uninterrupted, signum):
+    process = start(tmp_path)
+    wait_for(tmp_path / "checkpoints" / "last.ckpt", process)
+    process.send_signal(signum)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 128 + signum
+    assert f"stopped by {signum.name} after G update" in stderr and "ckpt_path=last" in stderr
+    assert not (tmp_path / "metrics.json").exists()  # not mistaken for a finished run
+    stopped_at = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] // 2
+    assert 60 < stopped_at < 180
+    resume(tmp_path)
+    assert_same_weights(weights(tmp_path), uninterrupted)
+
+
+def test_a_kill_while_writing_a_checkpoint_leaves_the_previous_one_intact(tmp_path, uninterrupted):
+    # Die half-way through writing the 4th checkpoint file (epoch001.ckpt; epoch 0's last.ckpt came before it).
+    prelude = textwrap.dedent("""
+        import os, signal, fsspec.implementations.local as local
+        write, count = local.LocalFileOpener.write, [0]
+        def torn(self, data):
+            count[0] += 1
+            if count[0] == 3:
+                write(self, data[: len(data) // 2]); self.flush(); os.kill(os.getpid(), signal.SIGKILL)
+            return write(self, data)
+        local.LocalFileOpener.write = torn
+    """)
+    process = start(tmp_path, prelude=prelude)
+    process.wait(timeout=120)
+    assert process.returncode == -signal.SIGKILL
+    ckpts = sorted(p.name for p in (tmp_path / "checkpoints").glob("*.ckpt"))
+    assert ckpts == ["epoch000.ckpt", "last.ckpt"]  # the torn file never took a checkpoint's name
+    for name in ckpts:
+        assert torch.load(tmp_path / "checkpoints" / name, weights_only=True)["epoch"] == 0
+    resume(tmp_path)
+    assert_same_weights(weights(tmp_path), uninterrupted)
+
+
+def test_divergence_stops_naming_the_step_and_keeps_the_last_good_checkpoint(tmp_path):
+    train(compose_config(*RUN, "trainer.max_epochs=1", run_dir=tmp_path))
+    good = (tmp_path / "checkpoints" / "last.ckpt").read_bytes()
+    # Real curves beyond float32's range: the first update after resuming makes the losses non-finite.
+    overflowing = ["data.a_min=1e38", "data.a_max=3e38"]
+    with pytest.raises(TrainingFailed, match=r"training diverged at G update 61: g_loss=\S+, d_loss=\S+") as failed:
+        train(compose_config(*RUN, *overflowing, "ckpt_path=last", run_dir=tmp_path))
+    assert "last good checkpoint" in str(failed.value)
+    assert (tmp_path / "checkpoints" / "last.ckpt").read_bytes() == good
+    assert not (tmp_path / "metrics.json").exists()
+
+
+def test_gradient_clipping_is_applied(tmp_path):
+    plain = train(compose_config(*RUN, "trainer.max_epochs=1", run_dir=tmp_path / "plain"))
+    clipped = train(compose_config(*RUN, "trainer.max_epochs=1", "model.grad_clip=1e-3", run_dir=tmp_path / "clip"))
+    assert clipped["shape_rmse"] != plain["shape_rmse"]
+    assert torch.isfinite(torch.stack([v.sum() for v in weights(tmp_path / "clip").values()])).all()
