@@ -106,7 +106,7 @@ class CurveGAN(L.LightningModule):
             fake = self.generator(self.noise(len(real)))
             real_out, fake_out = self.discriminator(real), self.discriminator(fake.detach())
             d_loss = objective.d_loss(real_out, fake_out)
-            penalty = objective.penalty(self.discriminator, real, fake.detach())
+            penalty = objective.penalty(self.discriminator, real, fake.detach(), self._noise_rng)
             d_opt.zero_grad(set_to_none=True)
             self.manual_backward(d_loss if penalty is None else d_loss + penalty)
             self.clip(d_opt)

@@ -21,23 +21,60 @@ def curves_figure(
     dpi: int = 80,
 ) -> Figure:
     """Generated curves (blue) over the real family's band from a_min to a_max (grey)."""
-    fig = Figure(figsize=size, dpi=dpi)
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
-    xs = x.numpy()
-    low, high = quadratic_curves(torch.tensor([a_min, a_max]), x).numpy()
-    ax.fill_between(xs, low, high, color="0.85", label=f"real family, a ∈ [{a_min:g}, {a_max:g}]")
-    ax.plot(xs, curves.detach().cpu().numpy().T, color="tab:blue", alpha=0.45, lw=1)
-    ax.plot([], [], color="tab:blue", label="generated")
-    span = high.max() - low.min()
-    ax.set_ylim(low.min() - 0.25 * span, high.max() + 0.25 * span)
-    ax.set_xlabel("x")
-    ax.set_ylabel("y")
-    ax.legend(loc="upper center", fontsize="small", frameon=False)
-    if title:
-        ax.set_title(title, fontsize="small")
-    fig.tight_layout()
-    return fig
+    plot = CurvePlot(x, a_min, a_max, len(curves), size, dpi)
+    plot.update(curves, title)
+    return plot.fig
+
+
+class CurvePlot:
+    """A figure of `n` curves over the real band, built once and redrawn with new curves.
+
+    Training draws one every epoch; updating the lines of one figure costs a fraction of building a new one.
+    """
+
+    def __init__(self, x: torch.Tensor, a_min: float, a_max: float, n: int, size=(5.0, 3.6), dpi: int = 80):
+        self.fig = Figure(figsize=size, dpi=dpi)
+        FigureCanvasAgg(self.fig)
+        self.fig.subplots_adjust(left=0.12, right=0.97, bottom=0.13, top=0.9)  # fixed: no tight_layout per frame
+        ax = self.fig.add_subplot()
+        xs = x.numpy()
+        low, high = quadratic_curves(torch.tensor([a_min, a_max]), x).numpy()
+        ax.fill_between(xs, low, high, color="0.85", label=f"real family, a ∈ [{a_min:g}, {a_max:g}]")
+        self.lines = ax.plot(xs, np.tile(low, (n, 1)).T, color="tab:blue", alpha=0.45, lw=1)
+        ax.plot([], [], color="tab:blue", label="generated")
+        span = high.max() - low.min()
+        ax.set_ylim(low.min() - 0.25 * span, high.max() + 0.25 * span)
+        ax.set_xlabel("x")
+        ax.set_ylabel("y")
+        ax.legend(loc="upper center", fontsize="small", frameon=False)
+        self.title = ax.set_title("", fontsize="small")
+        self.ax = ax
+        self._background = None  # the figure without curves and title, drawn once
+
+    def update(self, curves: torch.Tensor, title: str = "") -> None:
+        for line, curve in zip(self.lines, curves.detach().cpu().numpy(), strict=True):
+            line.set_ydata(curve)
+        self.title.set_text(title)
+
+    def render(self, curves: torch.Tensor, title: str = "") -> np.ndarray:
+        """The figure with these curves, as an RGB array [height, width, 3].
+
+        Only the curves and the title are drawn each time, over a saved picture of the rest (blitting).
+        """
+        canvas = self.fig.canvas
+        moving = [*self.lines, self.title]
+        if self._background is None:
+            for artist in moving:
+                artist.set_visible(False)
+            canvas.draw()
+            self._background = canvas.copy_from_bbox(self.fig.bbox)
+            for artist in moving:
+                artist.set_visible(True)
+        self.update(curves, title)
+        canvas.restore_region(self._background)
+        for artist in moving:
+            self.ax.draw_artist(artist)
+        return np.asarray(canvas.buffer_rgba())[..., :3].copy()
 
 
 def figure_rgb(fig: Figure) -> np.ndarray:

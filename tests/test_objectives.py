@@ -1,0 +1,52 @@
+import math
+
+import pytest
+import torch
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from conftest import compose_config
+from curvegan.objectives import OBJECTIVES, make_objective
+from curvegan.train import train
+
+
+@pytest.mark.parametrize("name", sorted(OBJECTIVES))
+def test_every_objective_trains_from_its_config(tiny_config, name):
+    cfg = tiny_config(f"objective={name}", "logger=none", "trainer.max_epochs=1")
+    assert cfg.model.objective.name == name
+    metrics = train(cfg)
+    assert metrics["steps"] == 20
+    assert all(math.isfinite(metrics[k]) for k in ("shape_rmse", "a_w1", "a_std"))
+
+
+def test_wgan_gp_brings_its_own_critic_steps_and_adam_settings():
+    cfg = compose_config("objective=wgan_gp", run_dir="/tmp/unused")
+    assert cfg.model.d_steps == 5 and list(cfg.model.betas) == [0.0, 0.9] and cfg.model.objective.gp_weight == 10
+    assert compose_config("objective=wgan_gp", "model.d_steps=2", run_dir="/tmp/unused").model.d_steps == 2
+
+
+def test_objectives_reward_what_they_should():
+    """Each D loss is lower when D scores real high and fake low; each G loss is lower when fakes score high."""
+    high, low = torch.full((8, 1), 3.0), torch.full((8, 1), -3.0)
+    for name in OBJECTIVES:
+        objective = make_objective(name)
+        assert objective.d_loss(high, low) < objective.d_loss(low, high), name
+        assert objective.g_loss(high) < objective.g_loss(low), name
+
+
+def test_gradient_penalty_is_zero_for_a_unit_slope_critic_and_positive_otherwise():
+    objective = make_objective("wgan_gp", gp_weight=10.0)
+    real, fake = torch.randn(16, 4), torch.randn(16, 4)
+    unit = torch.nn.Linear(4, 1, bias=False)
+    with torch.no_grad():
+        unit.weight.copy_(torch.tensor([[1.0, 0.0, 0.0, 0.0]]))
+    rng = torch.Generator().manual_seed(0)
+    assert objective.penalty(unit, real, fake, rng).item() == pytest.approx(0.0, abs=1e-6)
+    with torch.no_grad():
+        unit.weight.mul_(3)
+    assert objective.penalty(unit, real, fake, rng).item() == pytest.approx(10 * 4.0, rel=1e-5)
+
+
+def test_tensorboard_gets_a_histogram_of_fitted_a(tiny_config, tmp_path):
+    train(tiny_config())
+    events = EventAccumulator(str(tmp_path / "tensorboard"), size_guidance={"histograms": 0}).Reload()
+    assert len(events.Histograms("quality/a_fitted")) == 2
