@@ -16,10 +16,10 @@ help: ## list the targets
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q $(TORCH) $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q -e '.[dev,sweep]'
 	touch $@
 
-install: $(VENV)/.installed ## create .venv with CPU torch, curvegan (editable) and the dev tools
+install: $(VENV)/.installed ## create .venv: CPU torch, curvegan (editable), test tools and the sweep plugins
 
 install-gpu: ## the same with a CUDA build of torch (from PyPI)
 	rm -f $(VENV)/.installed

@@ -70,7 +70,7 @@ def main() -> None:
         "curvegan": (train, True),
         "curvegan, bare": (
             train
-            + ["logger=none", "~callbacks", "+trainer.enable_checkpointing=false", "+trainer.enable_progress_bar=false"],
+            + ["logger=none", "~callbacks", "trainer.enable_checkpointing=false", "trainer.enable_progress_bar=false"],
             True,
         ),
     }

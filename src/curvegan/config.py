@@ -14,6 +14,7 @@ from typing import Any
 
 from hydra.core.config_store import ConfigStore
 from hydra.errors import CompactHydraException
+from omegaconf import OmegaConf
 
 
 class ConfigError(CompactHydraException):
@@ -44,6 +45,7 @@ class ModelSchema:
     d_lr: float = 2e-4
     betas: list[float] = field(default_factory=lambda: [0.5, 0.999])
     grad_clip: float | None = None
+    lr_decay: bool = False
     objective: Any = None
     preview_curves: int = 48
     log_every_n_updates: int = 50
@@ -59,9 +61,27 @@ class TrainerSchema:
     log_every_n_steps: int = 1
     default_root_dir: str | None = None
     enable_model_summary: bool = False
+    strategy: str = "auto"
+    # More Lightning Trainer arguments, at Lightning's own defaults, so they can be overridden by name.
+    enable_checkpointing: bool = True
+    enable_progress_bar: bool = True
+    precision: Any = None
+    deterministic: Any = None
+    num_nodes: int = 1
+    max_steps: int = -1
+    limit_train_batches: Any = None
+    profiler: Any = None
+
+
+def ensure_dir(path: str) -> str:
+    """`${ensure_dir:PATH}`: PATH, created if missing (Optuna's sqlite file needs its folder first)."""
+    Path(path).mkdir(parents=True, exist_ok=True)
+    return path
 
 
 def register_schemas() -> None:
+    if not OmegaConf.has_resolver("ensure_dir"):
+        OmegaConf.register_new_resolver("ensure_dir", ensure_dir)
     store = ConfigStore.instance()
     store.store(group="data", name="quadratic_schema", node=DataSchema)
     store.store(group="model", name="mlp_schema", node=ModelSchema)
@@ -129,9 +149,22 @@ def validate(cfg) -> None:
 
         _check(torch.cuda.is_available(), "trainer.accelerator", accelerator, "cpu here: torch sees no CUDA GPU")
 
+    if str(trainer.strategy).startswith("ddp") and _in_multirun():
+        raise ConfigError(
+            f"trainer.strategy={trainer.strategy}: not in a sweep (-m): Lightning would relaunch the whole sweep "
+            "for each device; sweep with single-device trainers, or run DDP jobs one at a time"
+        )
+
     if cfg.ckpt_path is not None:
         path = resolve_ckpt_path(cfg)
         _check(Path(path).is_file(), "ckpt_path", cfg.ckpt_path, f"an existing checkpoint file ({path} is not one)")
+
+
+def _in_multirun() -> bool:
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
 
 
 def resolve_ckpt_path(cfg) -> str | None:

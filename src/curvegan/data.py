@@ -68,7 +68,8 @@ class QuadraticCurves(L.LightningDataModule):
     def epoch_batches(self, epoch: int) -> torch.Tensor:
         """All of epoch `epoch`'s real curves, [batches_per_epoch, batch_size, num_points], from (seed, epoch)."""
         hp = self.hparams
-        gen = torch.Generator().manual_seed(hp.seed * 1_000_003 + epoch)
+        rank = self.trainer.global_rank if self.trainer is not None else 0  # each DDP process its own curves
+        gen = torch.Generator().manual_seed(hp.seed * 1_000_003 + epoch + rank * 7_919)
         a = torch.empty(hp.batches_per_epoch, hp.batch_size).uniform_(hp.a_min, hp.a_max, generator=gen)
         return quadratic_curves(a, self.x)
 

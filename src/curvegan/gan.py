@@ -35,6 +35,7 @@ class CurveGAN(L.LightningModule):
         d_lr: float = 2e-4,
         betas: Sequence[float] = (0.5, 0.999),
         grad_clip: float | None = None,
+        lr_decay: bool = False,
         objective: dict | None = None,
         preview_curves: int = 48,
         log_every_n_updates: int = 50,
@@ -83,10 +84,16 @@ class CurveGAN(L.LightningModule):
         hp = self.hparams
         g_opt = torch.optim.Adam(self.generator.parameters(), lr=hp.g_lr, betas=tuple(hp.betas))
         d_opt = torch.optim.Adam(self.discriminator.parameters(), lr=hp.d_lr, betas=tuple(hp.betas))
-        return g_opt, d_opt
+        if not hp.lr_decay:
+            return g_opt, d_opt
+        # Both learning rates fall linearly to 0 over the run's G updates (stepped in training_step).
+        total = self.trainer.max_epochs * self.trainer.datamodule.hparams.batches_per_epoch
+        schedules = [torch.optim.lr_scheduler.LambdaLR(o, lambda n: max(0.0, 1 - n / total)) for o in (g_opt, d_opt)]
+        return [g_opt, d_opt], schedules
 
     def on_fit_start(self) -> None:
-        self._noise_rng = torch.Generator(device=self.device).manual_seed(self.hparams.seed)
+        seed = self.hparams.seed + 1_000 * self.global_rank  # each DDP process its own noise
+        self._noise_rng = torch.Generator(device=self.device).manual_seed(seed)
         if self._noise_rng_state is not None:
             self._noise_rng.set_state(self._noise_rng_state)
 
@@ -123,7 +130,13 @@ class CurveGAN(L.LightningModule):
 
     def training_step(self, batch: torch.Tensor, batch_idx: int) -> None:
         g_opt, d_opt = self.optimizers()
-        per_update = torch.stack([self.update(real, g_opt, d_opt) for real in batch])
+        schedules = self.lr_schedulers() if self.hparams.lr_decay else []
+        per_update = []
+        for real in batch:
+            per_update.append(self.update(real, g_opt, d_opt))
+            for schedule in schedules:
+                schedule.step()
+        per_update = torch.stack(per_update)
         self.check_finite(per_update)
         stats = per_update.sum(dim=0)
         self._stats_sum = stats if self._stats_sum is None else self._stats_sum + stats
