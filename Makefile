@@ -8,7 +8,7 @@ TORCH ?= torch==2.13.0
 TORCH_INDEX ?=
 ARGS ?=
 
-.PHONY: help install install-gpu train test test-all bench tensorboard lint format clean
+.PHONY: help install install-gpu train test test-all bench compare tensorboard lint format clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -36,6 +36,15 @@ test-all: install ## every test, the slow ones included
 
 bench: install ## speed table: plain PyTorch loop vs curvegan's training path
 	$(PY) benchmarks/speed.py $(ARGS)
+
+compare: install ## every objective and experiment=best over 5 seeds -> docs/compare.md, docs/compare.png
+	rm -rf multirun/compare
+	$(PY) -m curvegan.train -m hydra/launcher=joblib objective=bce,minimax,lsgan,hinge,wgan_gp seed=0,1,2,3,4 \
+	  logger=none callbacks.curves.gif_path=null hydra.sweep.dir=multirun/compare/objectives
+	$(PY) -m curvegan.train -m hydra/launcher=joblib experiment=best seed=0,1,2,3,4 \
+	  logger=none callbacks.curves.gif_path=null hydra.sweep.dir=multirun/compare/best
+	$(PY) -m curvegan.report multirun/compare --out multirun/compare > docs/compare.md
+	cp multirun/compare/report.png docs/compare.png
 
 tensorboard: install ## TensorBoard over every run and sweep
 	$(VENV)/bin/tensorboard --logdir_spec outputs:outputs,multirun:multirun

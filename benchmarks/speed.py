@@ -91,9 +91,8 @@ def main() -> None:
 
     floor = statistics.median(r["wall"] for r in results["plain loop, 1 thread"])
     print(f"\n{updates} G updates, batch 32, accelerator={args.accelerator}, median of {args.pairs} interleaved runs")
-    print(
-        f"machine: {platform.node()} · {platform.processor() or platform.machine()} · python {platform.python_version()}"
-    )
+    cpu = platform.processor() or platform.machine()
+    print(f"machine: {platform.node()} · {cpu} · python {platform.python_version()}")
     print("\n| path | updates/s (training) | wall s (whole process) | peak RSS MB | peak GPU MB | wall / floor |")
     print("| --- | --- | --- | --- | --- | --- |")
     for name, rs in results.items():

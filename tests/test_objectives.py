@@ -50,3 +50,17 @@ def test_tensorboard_gets_a_histogram_of_fitted_a(tiny_config, tmp_path):
     train(tiny_config())
     events = EventAccumulator(str(tmp_path / "tensorboard"), size_guidance={"histograms": 0}).Reload()
     assert len(events.Histograms("quality/a_fitted")) == 2
+
+
+def test_experiment_seed_is_the_default_config_spelled_out():
+    default = compose_config(run_dir="/tmp/x")
+    seed = compose_config("experiment=seed", run_dir="/tmp/x")
+    assert seed.data == default.data and seed.model == default.model and seed.trainer == default.trainer
+
+
+def test_experiment_best_stays_within_6000_g_updates(tiny_config):
+    best = compose_config("experiment=best", run_dir="/tmp/x")
+    assert best.trainer.max_epochs * best.data.batches_per_epoch <= 6000
+    assert best.model.objective.name == "lsgan" and best.model.latent == "uniform"
+    metrics = train(tiny_config("experiment=best", "logger=none", "trainer.max_epochs=1"))
+    assert metrics["steps"] == 20

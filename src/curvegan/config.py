@@ -37,6 +37,7 @@ class DataSchema:
 class ModelSchema:
     _target_: str = "curvegan.gan.CurveGAN"
     latent_dim: int = 10
+    latent: str = "normal"
     num_points: int = 16
     g_hidden: list[int] = field(default_factory=lambda: [32])
     d_hidden: list[int] = field(default_factory=lambda: [32])
@@ -46,6 +47,7 @@ class ModelSchema:
     betas: list[float] = field(default_factory=lambda: [0.5, 0.999])
     grad_clip: float | None = None
     lr_decay: bool = False
+    g_ema: float | None = None
     objective: Any = None
     preview_curves: int = 48
     log_every_n_updates: int = 50
@@ -132,6 +134,8 @@ def validate(cfg) -> None:
         _check(_get(cfg, key) > 0, key, _get(cfg, key), "a learning rate > 0")
     betas = list(model.betas)
     _check(len(betas) == 2 and all(0 <= b < 1 for b in betas), "model.betas", betas, "two numbers in [0, 1)")
+    _check(model.latent in ("normal", "uniform"), "model.latent", model.latent, "normal or uniform")
+    _check(model.g_ema is None or 0 < model.g_ema < 1, "model.g_ema", model.g_ema, "null or a decay in (0, 1)")
     _check(model.grad_clip is None or model.grad_clip > 0, "model.grad_clip", model.grad_clip, "null or a norm > 0")
     _check(cfg.cpu_threads is None or cfg.cpu_threads >= 1, "cpu_threads", cfg.cpu_threads, "null or ≥ 1")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 
 import lightning as L
@@ -27,6 +28,7 @@ class CurveGAN(L.LightningModule):
     def __init__(
         self,
         latent_dim: int = 10,
+        latent: str = "normal",
         num_points: int = 16,
         g_hidden: Sequence[int] = (32,),
         d_hidden: Sequence[int] = (32,),
@@ -36,6 +38,7 @@ class CurveGAN(L.LightningModule):
         betas: Sequence[float] = (0.5, 0.999),
         grad_clip: float | None = None,
         lr_decay: bool = False,
+        g_ema: float | None = None,
         objective: dict | None = None,
         preview_curves: int = 48,
         log_every_n_updates: int = 50,
@@ -46,10 +49,12 @@ class CurveGAN(L.LightningModule):
         self.automatic_optimization = False
         self.generator = nets.generator(latent_dim, g_hidden, num_points)
         self.discriminator = nets.discriminator(num_points, d_hidden)
+        # An exponential moving average of the generator's weights, used for every sample when set.
+        self.generator_ema = copy.deepcopy(self.generator).requires_grad_(False) if g_ema else None
         self.objective = make_objective(**(objective or {"name": "bce"}))
         # Fixed noise for the figures, so successive epochs show the same latent points.
         fixed = torch.Generator().manual_seed(seed)
-        self.register_buffer("preview_noise", torch.randn(preview_curves, latent_dim, generator=fixed))
+        self.register_buffer("preview_noise", self.draw_noise(preview_curves, fixed))
         self._noise_rng: torch.Generator | None = None
         self._noise_rng_state: torch.Tensor | None = None  # restored from a checkpoint, applied at fit start
         self._stats_sum: torch.Tensor | None = None  # training stats summed since they were last logged
@@ -57,21 +62,29 @@ class CurveGAN(L.LightningModule):
 
     # --- sampling -------------------------------------------------------------------------------------
 
+    def draw_noise(self, n: int, rng: torch.Generator, device=None) -> torch.Tensor:
+        """n latent vectors: standard normal, or uniform on [-1, 1] (bounded, so no curve comes from a far tail)."""
+        shape = (n, self.hparams.latent_dim)
+        if self.hparams.latent == "uniform":
+            return torch.rand(shape, device=device, generator=rng) * 2 - 1
+        return torch.randn(shape, device=device, generator=rng)
+
     def noise(self, n: int) -> torch.Tensor:
-        return torch.randn(n, self.hparams.latent_dim, device=self.device, generator=self._noise_rng)
+        return self.draw_noise(n, self._noise_rng, self.device)
 
     @torch.no_grad()
     def sample_from(self, z: torch.Tensor, chunk: int = 65536) -> torch.Tensor:
-        """The generator's curves for noise z [n, latent_dim], in eval mode, returned on the CPU."""
-        was_training = self.generator.training
-        self.generator.eval()
-        curves = torch.cat([self.generator(part.to(self.device)).cpu() for part in z.split(chunk)])
-        self.generator.train(was_training)
+        """The generator's curves (its moving average's, with g_ema) for noise z [n, latent_dim], on the CPU."""
+        generator = self.generator if self.generator_ema is None else self.generator_ema
+        was_training = generator.training
+        generator.eval()
+        curves = torch.cat([generator(part.to(self.device)).cpu() for part in z.split(chunk)])
+        generator.train(was_training)
         return curves
 
     def sample(self, n: int, seed: int) -> torch.Tensor:
         """n curves for noise drawn from `seed` (independent of training's random stream)."""
-        z = torch.randn(n, self.hparams.latent_dim, generator=torch.Generator().manual_seed(seed))
+        z = self.draw_noise(n, torch.Generator().manual_seed(seed))
         return self.sample_from(z)
 
     @property
@@ -125,6 +138,10 @@ class CurveGAN(L.LightningModule):
         self.manual_backward(g_loss)
         self.clip(g_opt)
         g_opt.step()
+        if self.generator_ema is not None:
+            with torch.no_grad():
+                for average, weight in zip(self.generator_ema.parameters(), self.generator.parameters(), strict=True):
+                    average.lerp_(weight, 1 - self.hparams.g_ema)
         with torch.no_grad():
             return torch.stack([g_loss, d_loss, real_out.sigmoid().mean(), fake_out.sigmoid().mean()])
 

@@ -161,7 +161,7 @@ def main(argv: list[str] | None = None) -> None:
     if unfinished:
         print(f"\n{len(unfinished)} unfinished: {', '.join(str(p.relative_to(args.sweep_dir)) for p in unfinished)}")
     quality_figure(jobs, out / "report.png")
-    print(f"\nwrote {out / 'report.csv'} and {out / 'report.png'}")
+    print(f"wrote {out / 'report.csv'} and {out / 'report.png'}", file=sys.stderr)
 
 
 if __name__ == "__main__":

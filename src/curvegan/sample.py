@@ -43,10 +43,15 @@ def load_checkpoint(path: str | Path):
 
 
 def latent_walk(gan, steps: int = 9, span: float = 2.5):
-    """Curves met moving each latent coordinate over [-span, span] with the others at 0: [dims, steps, points]."""
+    """Curves met moving each latent coordinate over [-span, span] with the others at 0: [dims, steps, points].
+
+    For uniform noise the span is that of the noise, [-1, 1].
+    """
     import torch
 
     dims = gan.hparams.latent_dim
+    if gan.hparams.get("latent") == "uniform":
+        span = 1.0
     values = torch.linspace(-span, span, steps)
     z = torch.zeros(dims, steps, dims)
     z[torch.arange(dims), :, torch.arange(dims)] = values
