@@ -31,3 +31,10 @@ def test_help_lists_the_config_groups():
     assert result.returncode == 0
     for group in ("data:", "model:", "trainer:", "logger:", "objective:"):
         assert group in result.stdout
+
+
+def test_ddp_trains_one_run_on_two_processes(tmp_path):
+    result = run_cli("trainer=ddp", "trainer.devices=2", "logger=none", *TINY, f"hydra.run.dir={tmp_path}")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert json.loads((tmp_path / "metrics.json").read_text())["steps"] == 40
+    assert (tmp_path / "train_ddp_process_1.log").exists()  # the second process ran
