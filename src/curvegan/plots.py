@@ -77,12 +77,6 @@ class CurvePlot:
         return np.asarray(canvas.buffer_rgba())[..., :3].copy()
 
 
-def figure_rgb(fig: Figure) -> np.ndarray:
-    """Render a figure to an RGB uint8 array [height, width, 3]."""
-    fig.canvas.draw()
-    return np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
-
-
 def latent_walk_figure(
     walks: torch.Tensor,
     values: torch.Tensor,

@@ -60,10 +60,8 @@ def train(cfg: DictConfig) -> dict:
     _quiet_lightning()
     run_dir = Path(cfg.run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    for stale in (
-        "metrics.json",
-        "samples.npy",
-    ):  # from an earlier finish of a run now resumed: only a finished run has them
+    # Only a finished run has these: a resumed run must not look finished before it is.
+    for stale in ("metrics.json", "samples.npy"):
         (run_dir / stale).unlink(missing_ok=True)
     if cfg.cpu_threads:
         torch.set_num_threads(cfg.cpu_threads)
