@@ -88,5 +88,6 @@ def test_slurm_launcher_config_composes():
 def test_ddp_in_a_sweep_is_refused_instead_of_relaunching_it(tmp_path):
     result = run_cli("-m", "trainer=ddp", "seed=0", "logger=none", *TINY, f"hydra.sweep.dir={tmp_path}")
     assert result.returncode == 2
-    assert result.stderr.strip().splitlines()[-1].startswith("curvegan.train: trainer.strategy=ddp: not in a sweep")
+    last_line = result.stderr.strip().splitlines()[-1]
+    assert last_line.startswith("curvegan.train: trainer.strategy=ddp") and ": not in a sweep (-m)" in last_line
     assert not list(tmp_path.glob("*/metrics.json"))
