@@ -67,12 +67,13 @@ class CurveMonitor(L.Callback):
         quality = curve_quality(samples, x, a_min, a_max)
         step = gan.g_updates
         self.history.append({"epoch": trainer.current_epoch + 1, "step": step, **quality})
+        fitted_a = fit_a(samples, x)
         for logger in trainer.loggers:
             logger.log_metrics({f"quality/{k}": v for k, v in quality.items()}, step=step)
             # The fitted a of every sample: a collapsed generator shows as a spike instead of a flat block.
             add_histogram = getattr(logger.experiment, "add_histogram", None)
             if add_histogram is not None:
-                add_histogram("quality/a_fitted", fit_a(samples, x), step)
+                add_histogram("quality/a_fitted", fitted_a, step)
 
         preview = gan.sample_from(gan.preview_noise)
         title = (
