@@ -4,14 +4,20 @@ import pytest
 import torch
 
 from curvegan.data import curve_grid, quadratic_curves
-from curvegan.metrics import curve_quality, fit_a, w1_to_uniform
+from curvegan.families import NormalMixture, Uniform
+from curvegan.metrics import curve_quality, fit_a, summarize
 
 X = curve_grid(16)
+UNIFORM = Uniform(1.0, 2.0)
 
 
 def real(n=10000, seed=0):
     a = torch.rand(n, generator=torch.Generator().manual_seed(seed)) + 1
     return a, quadratic_curves(a, X)
+
+
+def floats(quality):
+    return {k: v.item() for k, v in quality.items()}
 
 
 def test_fit_recovers_a_of_real_curves():
@@ -20,15 +26,16 @@ def test_fit_recovers_a_of_real_curves():
 
 
 def test_real_curves_score_as_real():
-    q = curve_quality(real()[1], X, 1.0, 2.0)
+    q = floats(curve_quality(real()[1], X, UNIFORM))
     assert q["shape_rmse"] < 1e-5
     assert q["a_w1"] < 0.01  # only sampling noise of 10k draws
     assert q["a_std"] == pytest.approx(1 / math.sqrt(12), abs=0.005)
+    assert q["objective"] == pytest.approx(q["shape_rmse"] + q["a_w1"])
 
 
 def test_collapsed_generator_scores_a_quarter():
     curves = quadratic_curves(torch.full((10000,), 1.5), X)
-    q = curve_quality(curves, X, 1.0, 2.0)
+    q = floats(curve_quality(curves, X, UNIFORM))
     assert q["shape_rmse"] < 1e-5
     assert q["a_w1"] == pytest.approx(0.25, abs=1e-4)
     assert q["a_std"] < 1e-5
@@ -38,7 +45,7 @@ def test_noisy_curves_show_their_noise_in_shape_rmse():
     _, curves = real()
     sigma = 0.1
     noisy = curves + sigma * torch.randn(curves.shape, generator=torch.Generator().manual_seed(1))
-    q = curve_quality(noisy, X, 1.0, 2.0)
+    q = floats(curve_quality(noisy, X, UNIFORM))
     # fitting one parameter to 16 noisy points leaves about sigma·sqrt(15/16) of RMSE
     assert q["shape_rmse"] == pytest.approx(sigma * math.sqrt(15 / 16), rel=0.05)
     assert q["a_w1"] < 0.02  # the noise hardly moves the fitted a
@@ -49,4 +56,75 @@ def test_w1_matches_a_brute_force_integral():
     u = (torch.arange(600_000, dtype=torch.float64) + 0.5) / 600_000
     empirical_quantile = samples.double().sort().values[(u * len(samples)).long()]
     brute = (empirical_quantile - (1 + u)).abs().mean().item()
-    assert w1_to_uniform(samples, 1.0, 2.0).item() == pytest.approx(brute, abs=1e-5)
+    assert UNIFORM.w1(samples).item() == pytest.approx(brute, abs=1e-5)
+
+
+def test_every_member_is_scored_on_its_own():
+    """Curves [members, n, points] give one value per member, each what that member alone would score."""
+    _, good = real(2000)
+    collapsed = quadratic_curves(torch.full((2000,), 1.5), X)
+    q = curve_quality(torch.stack([good, collapsed, good + 0.1]), X, UNIFORM)
+    assert q["a_w1"].shape == (3,)
+    alone = curve_quality(collapsed, X, UNIFORM)
+    for name in q:
+        assert q[name][1].item() == pytest.approx(alone[name].item(), rel=1e-6, abs=1e-7)
+    assert q["a_w1"][1] > 0.2 > q["a_w1"][0]
+
+
+def test_summary_is_the_median_of_members_that_did_not_diverge_and_the_worst_of_them():
+    per_member = {"shape_rmse": torch.tensor([0.1, 0.3, 0.2, 9.0]), "a_std": torch.tensor([0.2, 0.3, 0.25, 0.0])}
+    kept = torch.tensor([True, True, True, False])
+    summary = summarize(per_member, kept)
+    assert summary["shape_rmse"] == pytest.approx(0.2) and summary["worst"]["shape_rmse"] == pytest.approx(0.3)
+    assert summary["a_std"] == pytest.approx(0.25) and "a_std" not in summary["worst"]  # no better or worse
+    assert summarize({"shape_rmse": torch.tensor([0.1, 0.2])}, torch.tensor([True, True]))["shape_rmse"] == (
+        pytest.approx(0.15)  # an even number of members: the mean of the middle two
+    )
+
+
+# --- a mixture of modes -------------------------------------------------------------------------------
+
+CENTRES = [1.0 + i / 7 for i in range(8)]
+MIXTURE = NormalMixture(CENTRES, 0.01)
+
+
+def mixture_curves(centres, n=8000, std=0.01, seed=0):
+    gen = torch.Generator().manual_seed(seed)
+    which = torch.randint(len(centres), (n,), generator=gen)
+    a = torch.tensor(centres)[which] + std * torch.randn(n, generator=gen)
+    return quadratic_curves(a, X)
+
+
+def test_mixture_w1_is_accurate_to_a_thousandth():
+    """Against W1 = ∫ |F(x) − G(x)| dx, the distance between the two CDFs, on a grid of 2^19 points."""
+    a = torch.rand(3000, generator=torch.Generator().manual_seed(3)) + 1
+    x = torch.linspace(0.8, 2.2, 2**19, dtype=torch.float64)
+    empirical = torch.searchsorted(a.double().sort().values, x, right=True) / len(a)
+    brute = ((empirical - MIXTURE.cdf(x)).abs().mean() * 1.4).item()
+    assert MIXTURE.w1(a).item() == pytest.approx(brute, abs=1e-3)
+    # real draws from the mixture are close to it; the uniform family is far from it
+    real_a = fit_a(mixture_curves(CENTRES), X)
+    assert MIXTURE.w1(real_a).item() < 0.01 < MIXTURE.w1(a).item()
+
+
+def test_real_curves_from_every_mode_capture_them_all():
+    q = floats(curve_quality(mixture_curves(CENTRES), X, MIXTURE))
+    assert q["modes_captured"] == 8
+    assert q["hq_fraction"] == pytest.approx(1.0, abs=0.01)  # 3 std holds 99.7% of each mode
+    assert q["mode_kl"] == pytest.approx(0.0, abs=0.01)
+
+
+def test_curves_from_half_the_modes_capture_half_and_score_log_2():
+    q = floats(curve_quality(mixture_curves(CENTRES[::2]), X, MIXTURE))
+    assert q["modes_captured"] == 4
+    assert q["hq_fraction"] == pytest.approx(1.0, abs=0.01)
+    assert q["mode_kl"] == pytest.approx(math.log(2), abs=0.01)
+
+
+def test_curves_between_modes_or_off_the_family_are_not_high_quality():
+    between = quadratic_curves(torch.full((1000,), 1.0 + 0.5 / 7), X)  # halfway between two centres
+    wobbly = mixture_curves(CENTRES, 1000) + 0.2 * torch.randn(1000, 16, generator=torch.Generator().manual_seed(2))
+    for curves in (between, wobbly):
+        q = curve_quality(curves, X, MIXTURE)
+        assert q["hq_fraction"].item() == 0 and q["modes_captured"].item() == 0
+        assert math.isnan(q["mode_kl"].item())  # undefined: written as null in metrics.json

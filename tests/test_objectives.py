@@ -24,26 +24,30 @@ def test_wgan_gp_brings_its_own_critic_steps_and_adam_settings():
     assert compose_config("objective=wgan_gp", "model.d_steps=2", run_dir="/tmp/unused").model.d_steps == 2
 
 
-def test_objectives_reward_what_they_should():
-    """Each D loss is lower when D scores real high and fake low; each G loss is lower when fakes score high."""
+def test_objectives_reward_what_they_should_member_by_member():
+    """Each D loss is lower when D scores real high and fake low; each G loss is lower when fakes score high.
+    Scores are [members, n, 1] and every loss is per member: member 0 is scored well, member 1 badly."""
     high, low = torch.full((8, 1), 3.0), torch.full((8, 1), -3.0)
+    real, fake = torch.stack([high, low]), torch.stack([low, high])
     for name in OBJECTIVES:
         objective = make_objective(name)
-        assert objective.d_loss(high, low) < objective.d_loss(low, high), name
-        assert objective.g_loss(high) < objective.g_loss(low), name
+        d_loss, g_loss = objective.d_loss(real, fake), objective.g_loss(fake)
+        assert d_loss.shape == g_loss.shape == (2,), name
+        assert d_loss[0] < d_loss[1] and g_loss[1] < g_loss[0], name
 
 
-def test_gradient_penalty_is_zero_for_a_unit_slope_critic_and_positive_otherwise():
+def test_gradient_penalty_is_per_member_zero_for_a_unit_slope_critic_and_positive_otherwise():
     objective = make_objective("wgan_gp", gp_weight=10.0)
-    real, fake = torch.randn(16, 4), torch.randn(16, 4)
-    unit = torch.nn.Linear(4, 1, bias=False)
-    with torch.no_grad():
-        unit.weight.copy_(torch.tensor([[1.0, 0.0, 0.0, 0.0]]))
+    real, fake = torch.randn(2, 16, 4), torch.randn(2, 16, 4)
+    slopes = torch.tensor([[1.0, 0.0, 0.0, 0.0], [3.0, 0.0, 0.0, 0.0]])  # member 0: slope 1, member 1: slope 3
+
+    def critic(curves):  # [members, n, 4] → [members, n, 1]
+        return (curves * slopes[:, None]).sum(dim=-1, keepdim=True)
+
     rng = torch.Generator().manual_seed(0)
-    assert objective.penalty(unit, real, fake, rng).item() == pytest.approx(0.0, abs=1e-6)
-    with torch.no_grad():
-        unit.weight.mul_(3)
-    assert objective.penalty(unit, real, fake, rng).item() == pytest.approx(10 * 4.0, rel=1e-5)
+    penalty = objective.penalty(critic, real, fake, lambda *shape: torch.rand(shape, generator=rng))
+    assert penalty[0].item() == pytest.approx(0.0, abs=1e-6)
+    assert penalty[1].item() == pytest.approx(10 * 4.0, rel=1e-5)
 
 
 def test_tensorboard_gets_a_histogram_of_fitted_a(tiny_config, tmp_path):

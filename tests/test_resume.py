@@ -1,5 +1,7 @@
-"""A killed or stopped run, resumed, is the same run; a torn write or a diverged run loses nothing good."""
+"""A killed or stopped run, resumed, is the same run, an ensemble too; a torn write or a diverged run loses
+nothing good; a member that diverges is frozen while the others train on."""
 
+import json
 import signal
 import subprocess
 import sys
@@ -10,6 +12,7 @@ import pytest
 import torch
 
 from conftest import compose_config
+from curvegan.data import QuadraticCurves
 from curvegan.train import TrainingFailed, train
 
 # 3 epochs of 60 batches (4 training_step calls of 15 each per epoch): long enough to be hit mid-epoch.
@@ -34,10 +37,20 @@ def assert_same_weights(a, b):
         assert torch.equal(a[key], b[key]), key
 
 
+ENSEMBLE = "ensemble.size=3"
+
+
 @pytest.fixture(scope="module")
 def uninterrupted(tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("uninterrupted")
     train(compose_config(*RUN, run_dir=run_dir))
+    return weights(run_dir)
+
+
+@pytest.fixture(scope="module")
+def uninterrupted_ensemble(tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("uninterrupted_ensemble")
+    train(compose_config(*RUN, ENSEMBLE, run_dir=run_dir))
     return weights(run_dir)
 
 
@@ -57,8 +70,8 @@ def wait_for(path, process, timeout=120):
         time.sleep(0.005)
 
 
-def resume(run_dir):
-    return train(compose_config(*RUN, "ckpt_path=last", run_dir=run_dir))
+def resume(run_dir, *extra):
+    return train(compose_config(*RUN, *extra, "ckpt_path=last", run_dir=run_dir))
 
 
 def test_resume_at_an_epoch_boundary_gives_the_same_weights(tmp_path, uninterrupted):
@@ -68,19 +81,25 @@ def test_resume_at_an_epoch_boundary_gives_the_same_weights(tmp_path, uninterrup
     assert_same_weights(weights(tmp_path), uninterrupted)
 
 
-def test_sigkill_after_the_first_checkpoint_then_resume_gives_the_same_weights(tmp_path, uninterrupted):
-    process = start(tmp_path)
+@pytest.mark.parametrize("size", [1, 3], ids=["one GAN", "an ensemble of 3"])
+def test_sigkill_after_the_first_checkpoint_then_resume_gives_the_same_weights(
+    tmp_path, uninterrupted, uninterrupted_ensemble, size
+):
+    process = start(tmp_path, f"ensemble.size={size}")
     wait_for(tmp_path / "checkpoints" / "last.ckpt", process)
     process.send_signal(signal.SIGKILL)
     process.wait()
     assert not (tmp_path / "metrics.json").exists()
-    resume(tmp_path)
-    assert_same_weights(weights(tmp_path), uninterrupted)
+    metrics = resume(tmp_path, f"ensemble.size={size}")
+    assert_same_weights(weights(tmp_path), uninterrupted if size == 1 else uninterrupted_ensemble)
+    # the whole run's quality history, not only the epochs since the resume
+    assert [h["epoch"] for h in json.loads((tmp_path / "metrics.json").read_text())["history"]] == [1, 2, 3]
+    assert metrics["ensemble_size"] == size
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "Ctrl-C"])
-def test_sigterm_or_ctrl_c_writes_a_checkpoint_mid_epoch_and_exits_non_zero(tmp_path, uninterrupted, signum):
-    process = start(tmp_path)
+def test_sigterm_or_ctrl_c_writes_a_checkpoint_mid_epoch_and_exits_non_zero(tmp_path, uninterrupted_ensemble, signum):
+    process = start(tmp_path, ENSEMBLE)
     wait_for(tmp_path / "checkpoints" / "last.ckpt", process)
     process.send_signal(signum)
     _, stderr = process.communicate(timeout=60)
@@ -89,8 +108,21 @@ def test_sigterm_or_ctrl_c_writes_a_checkpoint_mid_epoch_and_exits_non_zero(tmp_
     assert not (tmp_path / "metrics.json").exists()  # not mistaken for a finished run
     stopped_at = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] // 2
     assert 60 < stopped_at < 180
-    resume(tmp_path)
-    assert_same_weights(weights(tmp_path), uninterrupted)
+    resume(tmp_path, ENSEMBLE)
+    assert_same_weights(weights(tmp_path), uninterrupted_ensemble)
+
+
+def test_a_resumed_run_gif_covers_the_whole_run(tmp_path):
+    from PIL import Image
+
+    train(
+        compose_config(
+            *RUN, "trainer.max_epochs=1", "callbacks.curves.gif_path=${run_dir}/progress.gif", run_dir=tmp_path
+        )
+    )
+    resume(tmp_path, "callbacks.curves.gif_path=${run_dir}/progress.gif")
+    with Image.open(tmp_path / "progress.gif") as gif:
+        assert gif.n_frames == 3
 
 
 def test_a_kill_while_writing_a_checkpoint_leaves_the_previous_one_intact(tmp_path, uninterrupted):
@@ -116,16 +148,48 @@ def test_a_kill_while_writing_a_checkpoint_leaves_the_previous_one_intact(tmp_pa
     assert_same_weights(weights(tmp_path), uninterrupted)
 
 
-def test_divergence_stops_naming_the_step_and_keeps_the_last_good_checkpoint(tmp_path):
-    train(compose_config(*RUN, "trainer.max_epochs=1", run_dir=tmp_path))
-    good = (tmp_path / "checkpoints" / "last.ckpt").read_bytes()
-    # Real curves beyond float32's range: the first update after resuming makes the losses non-finite.
-    overflowing = ["data.a_min=1e38", "data.a_max=3e38"]
+class Overflowing(QuadraticCurves):
+    """From the second epoch on, the members in `hit` get real curves beyond float32's range: their first
+    update then makes their losses non-finite."""
+
+    hit: tuple[int, ...] = ()
+
+    def epoch_a(self, epoch, start=0):
+        for a in super().epoch_a(epoch, start):
+            if epoch >= 1:
+                a[:, list(self.hit)] = 3e38
+            yield a
+
+
+def test_when_every_member_diverges_the_run_stops_naming_the_step_and_keeps_the_last_good_checkpoint(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setattr(Overflowing, "hit", (0,))
     with pytest.raises(TrainingFailed, match=r"training diverged at G update 61: g_loss=\S+, d_loss=\S+") as failed:
-        train(compose_config(*RUN, *overflowing, "ckpt_path=last", run_dir=tmp_path))
+        train(compose_config(*RUN, "data._target_=test_resume.Overflowing", run_dir=tmp_path))
     assert "last good checkpoint" in str(failed.value)
-    assert (tmp_path / "checkpoints" / "last.ckpt").read_bytes() == good
+    last = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)
+    assert last["epoch"] == 0 and last["global_step"] == 120  # epoch 1's checkpoint: 60 G updates
     assert not (tmp_path / "metrics.json").exists()
+
+
+def test_a_diverged_member_is_frozen_and_reported_while_the_others_train_on(tmp_path, monkeypatch, caplog):
+    monkeypatch.setattr(Overflowing, "hit", (1,))
+    metrics = train(compose_config(*RUN, ENSEMBLE, "data._target_=test_resume.Overflowing", run_dir=tmp_path))
+
+    members = json.loads((tmp_path / "metrics.json").read_text(), parse_constant=pytest.fail)["members"]
+    assert [m["diverged"] for m in members] == [False, True, False]
+    assert members[1]["diverged_at"] == 61 and metrics["diverged"] == 1
+    assert "member 1 diverged at G update 61" in caplog.text and "2 of 3 train on" in caplog.text
+    # frozen at its weights from before the step it diverged in (the end of epoch 1), finite; the others moved on
+    before = torch.load(tmp_path / "checkpoints" / "epoch000.ckpt", weights_only=True)["state_dict"]
+    after = weights(tmp_path)
+    layer = "generator.layers.0.weight"
+    assert torch.equal(after[layer][1], before[layer][1]) and after[layer].isfinite().all()
+    assert not torch.equal(after[layer][0], before[layer][0])
+    # the medians are over the members that did not diverge
+    kept = sorted(m["shape_rmse"] for m in members if not m["diverged"])
+    assert metrics["shape_rmse"] == pytest.approx(sum(kept) / 2)
 
 
 def test_gradient_clipping_is_applied(tmp_path):

@@ -22,15 +22,28 @@ def trained_run(tmp_path_factory):
     return run_dir
 
 
+@pytest.fixture(scope="module")
+def ensemble_run(tmp_path_factory):
+    """A 2-epoch run of 5 GANs at once."""
+    from conftest import TINY, compose_config
+
+    run_dir = tmp_path_factory.mktemp("ensemble")
+    train(compose_config(*TINY, "ensemble.size=5", "logger=none", run_dir=run_dir))
+    return run_dir
+
+
 def sample_cfg(**kw):
     base = {
         "ckpt_path": None,
+        "member": 0,
         "n": 500,
         "out": None,
         "plot": None,
         "mode": "curves",
         "plot_curves": 48,
         "seed": 1234,
+        "a": None,
+        "code": None,
     }
     return OmegaConf.create({**base, **kw})
 
@@ -47,6 +60,24 @@ def test_sampling_the_checkpoint_reproduces_the_runs_samples(trained_run, tmp_pa
     recorded = json.loads((trained_run / "metrics.json").read_text())
     for key in ("shape_rmse", "a_w1", "a_std"):
         assert quality[key] == pytest.approx(recorded[key], rel=1e-6)
+
+
+def test_member_k_of_an_ensemble_draws_its_own_rows_of_samples_npy(ensemble_run, tmp_path):
+    samples = np.load(ensemble_run / "samples.npy")
+    assert samples.shape == (5, 500, 16)
+    recorded = json.loads((ensemble_run / "metrics.json").read_text())["members"]
+    for member in (0, 3):
+        out = tmp_path / f"member{member}.npy"
+        quality = sample(sample_cfg(ckpt_path=str(ensemble_run / "checkpoints/last.ckpt"), member=member, out=str(out)))
+        assert np.array_equal(np.load(out), samples[member])
+        assert quality["a_w1"] == pytest.approx(recorded[member]["a_w1"], rel=1e-6)
+    assert not np.array_equal(samples[0], samples[3])
+
+
+@pytest.mark.parametrize("member", [5, -1])
+def test_a_member_out_of_range_is_refused(ensemble_run, member):
+    with pytest.raises(SampleError, match=f"member={member}: must be"):
+        sample(sample_cfg(ckpt_path=str(ensemble_run / "checkpoints/last.ckpt"), member=member))
 
 
 def test_csv_output_and_both_pictures(trained_run, tmp_path):
@@ -90,10 +121,32 @@ def test_bad_checkpoints_are_refused_by_name(tmp_path, make, expected):
         sample(sample_cfg(ckpt_path=str(path)))
 
 
-@pytest.mark.parametrize("n", [0, -3, "ten"])
-def test_bad_n_is_refused(trained_run, n):
-    with pytest.raises(SampleError, match="^n="):
-        sample(sample_cfg(ckpt_path=str(trained_run / "checkpoints/last.ckpt"), n=n))
+@pytest.mark.parametrize(
+    "key, value, message",
+    [
+        ("n", 0, "n=0: must be a whole number ≥ 1"),
+        ("n", "ten", "n='ten': must be a whole number ≥ 1"),
+        ("n", 10**12, "n=1000000000000: needs about"),
+        ("seed", -1, "seed=-1: must be a whole number in"),
+        ("plot_curves", 0, "plot_curves=0: must be a whole number ≥ 1"),
+        ("member", 1.5, "member=1.5: must be a whole number ≥ 0"),
+        ("mode", "spiral", "mode=spiral: must be curves or walk"),
+        ("out", "curves.txt", "out=curves.txt: must end in .npy or .csv"),
+        ("out", "/etc/passwd/c.npy", "out=/etc/passwd/c.npy: cannot be written"),
+        ("plot", "curves.jpg", "plot=curves.jpg: must end in .png"),
+        ("a", 1.5, "a=1.5: this checkpoint is not conditional"),
+        ("code", 0.5, "code=0.5: this checkpoint has no latent code"),
+        ("a", "big", "a=big: must be a finite number, or null"),
+        ("bogus", 1, "bogus=1: not a key of the sampler"),
+    ],
+)
+def test_every_bad_value_is_refused_naming_its_key_and_nothing_is_written(trained_run, tmp_path, key, value, message):
+    cfg = sample_cfg(ckpt_path=str(trained_run / "checkpoints/last.ckpt"), out=str(tmp_path / "c.npy"))
+    cfg[key] = value
+    with pytest.raises(SampleError) as refused:
+        sample(cfg)
+    assert str(refused.value).startswith(message)
+    assert not any(tmp_path.iterdir())
 
 
 def test_command_line_prints_one_line_and_exits_non_zero_on_a_missing_checkpoint(tmp_path):

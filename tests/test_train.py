@@ -56,3 +56,62 @@ def test_same_seed_same_run_other_seed_other_run(tiny_config):
     other = train(tiny_config("trainer.max_epochs=1", "logger=none", "seed=1"))
     assert first["shape_rmse"] == again["shape_rmse"] and first["a_w1"] == again["a_w1"]
     assert first["shape_rmse"] != other["shape_rmse"]
+
+
+def test_an_ensemble_run_reports_every_member_and_their_median_and_worst(tiny_config, tmp_path):
+    metrics = train(tiny_config("ensemble.size=3"))
+
+    written = json.loads((tmp_path / "metrics.json").read_text(), parse_constant=pytest.fail)  # strict JSON
+    members = written["members"]
+    assert [m["member"] for m in members] == [0, 1, 2] and not any(m["diverged"] for m in members)
+    for key in ("shape_rmse", "a_w1", "a_std", "objective"):
+        assert written[key] == pytest.approx(sorted(m[key] for m in members)[1])  # the median of three
+    assert written["worst"]["a_w1"] == pytest.approx(max(m["a_w1"] for m in members))
+    assert written["worst"]["shape_rmse"] == pytest.approx(max(m["shape_rmse"] for m in members))
+    assert len({m["a_w1"] for m in members}) == 3  # three different GANs
+    assert [h["epoch"] for h in written["history"]] == [1, 2]
+    assert set(written["history"][-1]["worst"]) >= {"shape_rmse", "a_w1"}
+    assert metrics["ensemble_size"] == 3 and metrics["steps"] == 40
+
+    assert np.load(tmp_path / "samples.npy").shape == (3, 500, 16)
+    ckpt = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)
+    assert ckpt["state_dict"]["generator.layers.0.weight"].shape == (3, 10, 32)
+
+    events = EventAccumulator(str(tmp_path / "tensorboard"), size_guidance={"images": 0, "histograms": 0}).Reload()
+    scalars = events.Tags()["scalars"]
+    assert {"quality/shape_rmse", "quality/shape_rmse_worst", "quality/a_w1_worst"} <= set(scalars)
+    assert [e.value for e in events.Scalars("quality/a_w1_worst")][-1] == pytest.approx(written["worst"]["a_w1"])
+    assert {"members/shape_rmse", "members/a_w1"} <= set(events.Tags()["histograms"])
+    image = events.Images("curves/generated")[-1]
+    assert image.width > image.height  # panels side by side, one per member
+
+
+def test_a_single_runs_metrics_are_its_members(tiny_config, tmp_path):
+    train(tiny_config())
+    written = json.loads((tmp_path / "metrics.json").read_text(), parse_constant=pytest.fail)
+    (member,) = written["members"]
+    for key in ("shape_rmse", "a_w1", "a_std"):
+        assert written[key] == member[key] == written["worst"].get(key, member[key])
+
+
+def test_logs_written_to_a_file_have_one_line_per_epoch_and_no_progress_bar(tmp_path):
+    import subprocess
+    import sys
+
+    from conftest import TINY
+
+    with open(tmp_path / "log.txt", "w") as log:
+        result = subprocess.run(
+            [sys.executable, "-m", "curvegan.train", *TINY, "trainer.max_epochs=3", f"hydra.run.dir={tmp_path}/run"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    assert result.returncode == 0
+    text = (tmp_path / "log.txt").read_text()
+    assert "\r" not in text
+    epochs = [line for line in text.splitlines() if " - epoch " in line]
+    assert len(epochs) == 3
+    assert (
+        "epoch 3/3 · 60 G updates · g_loss" in epochs[-1] and "shape_rmse" in epochs[-1] and "G updates/s" in epochs[-1]
+    )
+    assert len(text.splitlines()) < 20  # the whole log of a 3-epoch run

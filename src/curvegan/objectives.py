@@ -1,31 +1,47 @@
 """GAN objectives: how the discriminator and the generator are scored. The part researchers swap.
 
-An objective is a discriminator loss and a generator loss, both over the discriminator's raw outputs
-(logits, or critic scores), plus an optional penalty that needs the discriminator itself. Adding one is a
-class here, an entry in OBJECTIVES and a file in configs/objective/.
+An objective is a discriminator loss and a generator loss over the discriminator's raw outputs (logits, or
+critic scores) [members, n, 1], plus an optional penalty that needs the discriminator itself. Every loss is
+per member, [members]: a mean over that member's own batch. The model sums them over members before its
+backward pass, so each member's gradient is its own. Adding an objective is a class here, an entry in
+OBJECTIVES and a file in configs/objective/.
 """
 
 from __future__ import annotations
 
 import inspect
+import math
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
+
+
+def member_mean(x: Tensor) -> Tensor:
+    """[members, ...] → [members]: the mean over everything but the member axis."""
+    return x.flatten(1).mean(dim=1)
+
+
+def bce(logits: Tensor, label: float) -> Tensor:
+    """Binary cross-entropy of logits against one label, per member."""
+    target = torch.full_like(logits, label)
+    return member_mean(F.binary_cross_entropy_with_logits(logits, target, reduction="none"))
 
 
 class NonSaturatingBCE:
     """Goodfellow et al.'s GAN with the generator's fakes labelled "real" (the seed's objective)."""
 
     def d_loss(self, real: Tensor, fake: Tensor) -> Tensor:
-        return F.binary_cross_entropy_with_logits(real, torch.ones_like(real)) + (
-            F.binary_cross_entropy_with_logits(fake, torch.zeros_like(fake))
-        )
+        return bce(real, 1.0) + bce(fake, 0.0)
 
     def g_loss(self, fake: Tensor) -> Tensor:
-        return F.binary_cross_entropy_with_logits(fake, torch.ones_like(fake))
+        return bce(fake, 1.0)
 
-    def penalty(self, discriminator: nn.Module, real: Tensor, fake: Tensor, rng: torch.Generator) -> Tensor | None:
+    def penalty(
+        self, critic: Callable[[Tensor], Tensor], real: Tensor, fake: Tensor, uniform: Callable[..., Tensor]
+    ) -> Tensor | None:
+        """A term added to D's loss, per member; `uniform(*shape)` draws from the run's random stream."""
         return None
 
 
@@ -33,27 +49,27 @@ class Minimax(NonSaturatingBCE):
     """The original minimax game: G minimises log(1 − D(G(z))), which saturates while D wins easily."""
 
     def g_loss(self, fake: Tensor) -> Tensor:
-        return -F.binary_cross_entropy_with_logits(fake, torch.zeros_like(fake))
+        return -bce(fake, 0.0)
 
 
 class LeastSquares(NonSaturatingBCE):
     """LSGAN (Mao et al., 2017): squared distance of D's output to the labels 1 (real) and 0 (fake)."""
 
     def d_loss(self, real: Tensor, fake: Tensor) -> Tensor:
-        return 0.5 * ((real - 1) ** 2).mean() + 0.5 * (fake**2).mean()
+        return 0.5 * member_mean((real - 1) ** 2) + 0.5 * member_mean(fake**2)
 
     def g_loss(self, fake: Tensor) -> Tensor:
-        return 0.5 * ((fake - 1) ** 2).mean()
+        return 0.5 * member_mean((fake - 1) ** 2)
 
 
 class Hinge(NonSaturatingBCE):
     """Hinge loss (Lim & Ye, 2017; as in SAGAN/BigGAN): D wants real ≥ 1 and fake ≤ −1."""
 
     def d_loss(self, real: Tensor, fake: Tensor) -> Tensor:
-        return F.relu(1 - real).mean() + F.relu(1 + fake).mean()
+        return member_mean(F.relu(1 - real)) + member_mean(F.relu(1 + fake))
 
     def g_loss(self, fake: Tensor) -> Tensor:
-        return -fake.mean()
+        return -member_mean(fake)
 
 
 class WassersteinGP(NonSaturatingBCE):
@@ -61,19 +77,22 @@ class WassersteinGP(NonSaturatingBCE):
     real and fake curves. Its config also sets several critic steps per G update and Adam betas (0, 0.9)."""
 
     def __init__(self, gp_weight: float = 10.0):
+        if not (isinstance(gp_weight, int | float) and math.isfinite(gp_weight) and gp_weight >= 0):
+            raise ValueError(f"objective.gp_weight={gp_weight}: must be a finite number ≥ 0")
         self.gp_weight = gp_weight
 
     def d_loss(self, real: Tensor, fake: Tensor) -> Tensor:
-        return fake.mean() - real.mean()
+        return member_mean(fake) - member_mean(real)
 
     def g_loss(self, fake: Tensor) -> Tensor:
-        return -fake.mean()
+        return -member_mean(fake)
 
-    def penalty(self, discriminator: nn.Module, real: Tensor, fake: Tensor, rng: torch.Generator) -> Tensor:
-        mix = torch.rand(len(real), 1, device=real.device, generator=rng)
+    def penalty(self, critic, real: Tensor, fake: Tensor, uniform) -> Tensor:
+        mix = uniform(*real.shape[:-1], 1)  # [members, n, 1]
         between = (mix * real + (1 - mix) * fake).requires_grad_(True)
-        (grad,) = torch.autograd.grad(discriminator(between).sum(), between, create_graph=True)
-        return self.gp_weight * ((grad.norm(dim=1) - 1) ** 2).mean()
+        # Each member's scores depend only on its own inputs, so this one gradient holds every member's own.
+        (grad,) = torch.autograd.grad(critic(between).sum(), between, create_graph=True)
+        return self.gp_weight * member_mean((grad.norm(dim=-1) - 1) ** 2)
 
 
 OBJECTIVES = {
@@ -87,7 +106,7 @@ OBJECTIVES = {
 
 def make_objective(name: str, **options):
     """The objective called `name`, built with its options (from configs/objective/NAME.yaml)."""
-    if name not in OBJECTIVES:
+    if not isinstance(name, str) or name not in OBJECTIVES:
         raise ValueError(f"objective={name}: must be one of {', '.join(sorted(OBJECTIVES))}")
     cls = OBJECTIVES[name]
     known = [p for p in inspect.signature(cls).parameters]

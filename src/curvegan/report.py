@@ -1,9 +1,12 @@
-"""One table (and a figure) for a whole sweep: `python -m curvegan.report SWEEP_DIR`.
+"""One table (and two figures) for a whole sweep: `python -m curvegan.report SWEEP_DIR`.
 
-Every job dir under SWEEP_DIR with a metrics.json becomes a row: its overrides and its final metrics. The table
-goes to stdout as markdown and to SWEEP_DIR/report.csv; jobs that differ only in `seed` are also summarised
-(median and worst of each metric); the figure SWEEP_DIR/report.png shows quality over training, the median
-over seeds per setting. Jobs that did not finish (no metrics.json) are counted and named.
+Every job dir under SWEEP_DIR with a metrics.json contributes one row per ensemble member: the job's overrides
+and the member's final metrics. Jobs that differ only in `seed` are one setting, and every member of every
+seed counts towards it: the summary gives, per setting, the median, the 90th percentile and the worst of each
+metric over all its members (diverged members counted apart). Printed as markdown; every member's row also
+goes to SWEEP_DIR/report.csv. report.png shows each setting's members as dots (a strip plot) with its median
+and 90th percentile; report_history.png the median over a setting's members through training. Jobs that did
+not finish (no metrics.json) are counted and named.
 """
 
 from __future__ import annotations
@@ -11,15 +14,20 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import math
 import statistics
 import sys
 from pathlib import Path
 
-METRICS = ("shape_rmse", "a_w1", "a_std", "objective", "steps", "seconds")
+from curvegan.metrics import WORST_IS_LARGEST
+
+MEMBER_METRICS = ("shape_rmse", "a_w1", "a_std", "objective")
+# Metrics of the variants and of the mode test bed, reported where a sweep has them.
+EXTRA_METRICS = ("a_rmse", "code_corr", "hq_fraction", "modes_captured", "mode_kl")
 
 
 def read_jobs(sweep_dir: Path) -> tuple[list[dict], list[Path]]:
-    """(finished jobs, unfinished job dirs) under a sweep dir."""
+    """(finished jobs, unfinished job dirs) under a sweep dir. Each job: its dir, overrides and metrics."""
     jobs, unfinished = [], []
     for overrides_file in sorted(sweep_dir.rglob(".hydra/overrides.yaml")):
         job_dir = overrides_file.parent.parent
@@ -38,80 +46,134 @@ def parse_override(line: str) -> tuple[str, str]:
     return key.lstrip("+~"), value
 
 
-def setting_of(job: dict, keys: list[str]) -> str:
-    """What a job tried (its overrides of `keys`), less its seed: the jobs of one setting differ only in seed."""
-    return " ".join(f"{k}={job['overrides'][k]}" for k in keys if k in job["overrides"]) or "(all the same)"
-
-
-def by_setting(jobs: list[dict]) -> dict[str, list[dict]]:
-    """Jobs grouped by the overrides that vary across the sweep, seed aside."""
-    varying = [k for k in varying_keys(jobs) if k != "seed"]
-    groups: dict[str, list[dict]] = {}
-    for job in jobs:
-        groups.setdefault(setting_of(job, varying), []).append(job)
-    return groups
-
-
-def markdown(header: list[str], rows: list[list]) -> str:
-    def cell(v):
-        return f"{v:.4f}" if isinstance(v, float) else str(v)
-
-    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
-    return "\n".join(lines)
-
-
 def varying_keys(jobs: list[dict]) -> list[str]:
     """The override keys whose value is not the same in every job."""
     keys = sorted({k for job in jobs for k in job["overrides"]})
     return [k for k in keys if len({job["overrides"].get(k) for job in jobs}) > 1]
 
 
-def job_table(jobs: list[dict]) -> tuple[list[str], list[list]]:
-    keys = varying_keys(jobs)
-    header = ["job", *keys, *(m if m != "objective" else "shape_rmse+a_w1" for m in METRICS)]
-    rows = [[job["job"], *(job["overrides"].get(k, "") for k in keys), *(job[m] for m in METRICS)] for job in jobs]
-    return header, rows
+def setting_of(job: dict, keys: list[str]) -> str:
+    """What a job tried (its overrides of `keys`), less its seed: the jobs of one setting differ only in seed."""
+    return " ".join(f"{k}={job['overrides'][k]}" for k in keys if k in job["overrides"]) or "(all the same)"
 
 
-def summary_table(jobs: list[dict]) -> tuple[list[str], list[list]]:
-    """Per setting: seeds, median and worst of shape_rmse and a_w1, median a_std and training seconds."""
-    groups = by_setting(jobs)
-    header = [
-        "setting",
-        "seeds",
-        "shape_rmse median",
-        "shape_rmse worst",
-        "a_w1 median",
-        "a_w1 worst",
-        "a_std median",
-        "seconds median",
-    ]
+def member_rows(jobs: list[dict]) -> list[dict]:
+    """One row per ensemble member of every job, with the job's setting (a metrics.json from before ensembles
+    holds one member: its top-level numbers)."""
+    varying = [k for k in varying_keys(jobs) if k != "seed"]
     rows = []
-    for setting, members in sorted(groups.items(), key=lambda kv: statistics.median(j["objective"] for j in kv[1])):
-        col = {m: [j[m] for j in members] for m in ("shape_rmse", "a_w1", "a_std", "seconds")}
-
-        rows.append(
-            [
-                setting,
-                len(members),
-                statistics.median(col["shape_rmse"]),
-                max(col["shape_rmse"]),
-                statistics.median(col["a_w1"]),
-                max(col["a_w1"]),
-                statistics.median(col["a_std"]),
-                statistics.median(col["seconds"]),
-            ]
-        )
-    return header, rows
+    for job in jobs:
+        members = job.get("members") or [{"member": 0, **{m: job[m] for m in MEMBER_METRICS}, "diverged": False}]
+        for member in members:
+            rows.append(
+                {
+                    "setting": setting_of(job, varying),
+                    "job": job["job"],
+                    "seed": job["overrides"].get("seed", ""),
+                    **member,
+                    "seconds": job.get("seconds"),
+                }
+            )
+    return rows
 
 
-def quality_figure(jobs: list[dict], path: Path) -> None:
-    """shape_rmse and a_w1 over training, the median over seeds of each setting."""
+def percentile(values: list[float], q: float) -> float:
+    """The q-th percentile (linear between order statistics, as numpy's default); NaN (undefined) sorts last."""
+    ordered = sorted(values, key=lambda v: math.inf if v is None or math.isnan(v) else v)
+    position = (len(ordered) - 1) * q / 100
+    low, high = math.floor(position), math.ceil(position)
+    a, b = (math.inf if ordered[i] is None else ordered[i] for i in (low, high))
+    return a + (b - a) * (position - low) if a != b else a
+
+
+def metrics_present(rows: list[dict]) -> list[str]:
+    return [m for m in ("shape_rmse", "a_w1", *EXTRA_METRICS) if any(m in row for row in rows)]
+
+
+def summary_table(rows: list[dict]) -> tuple[list[str], list[list]]:
+    """Per setting, over all its members that did not diverge: median, 90th percentile and worst of each metric
+    (for a metric where smaller is worse, the 10th percentile and the smallest), median a_std and seconds."""
+    groups: dict[str, list[dict]] = {}
+    for row in rows:
+        groups.setdefault(row["setting"], []).append(row)
+    metrics = metrics_present(rows)
+    header = ["setting", "members", "diverged"]
+    for m in metrics:
+        tail = "90th" if WORST_IS_LARGEST[m] else "10th"
+        header += [f"{m} median", f"{m} {tail}", f"{m} worst"]
+    header += ["a_std median", "seconds median"]
+    table = []
+    for setting, members in groups.items():
+        kept = [r for r in members if not r.get("diverged")]
+        line = [setting, len(members), len(members) - len(kept)]
+        for m in metrics:
+            values = [r.get(m) for r in kept]
+            largest = WORST_IS_LARGEST[m]
+            if not largest:  # smaller is worse: flip, take the upper tail, flip back
+                values = [None if v is None else -v for v in values]
+            stats = [percentile(values, 50), percentile(values, 90), percentile(values, 100)]
+            line += stats if largest else [-s for s in stats]
+        line.append(statistics.median(r["a_std"] for r in kept) if kept else math.nan)
+        seconds = {r["job"]: r["seconds"] for r in members if r["seconds"] is not None}
+        line.append(statistics.median(seconds.values()) if seconds else math.nan)
+        table.append(line)
+    table.sort(key=lambda line: line[header.index("shape_rmse median")] + line[header.index("a_w1 median")])
+    return header, table
+
+
+def markdown(header: list[str], rows: list[list]) -> str:
+    def cell(v):
+        if isinstance(v, float):
+            return "null" if not math.isfinite(v) else f"{v:.4f}"
+        return "" if v is None else str(v)
+
+    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def member_table(rows: list[dict]) -> tuple[list[str], list[list]]:
+    metrics = ["shape_rmse", "a_w1", "a_std", *[m for m in EXTRA_METRICS if any(m in r for r in rows)]]
+    header = ["setting", "job", "seed", "member", *metrics, "diverged"]
+    return header, [[r.get(k) for k in header] for r in rows]
+
+
+def strip_figure(rows: list[dict], header: list[str], table: list[list], path: Path) -> None:
+    """Each setting's members as dots, for shape_rmse and a_w1 (log scale), with the median (bar) and the 90th
+    percentile (tick) of each: the whole distribution at a glance, best setting on top."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    groups = by_setting([job for job in jobs if job.get("history")])
+    settings = [line[0] for line in table]
+    fig = Figure(figsize=(12, 1.2 + 0.45 * len(settings)), dpi=100)
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(1, 2, sharey=True)
+    for ax, metric in zip(axes, ("shape_rmse", "a_w1"), strict=True):
+        for y, setting in enumerate(settings):
+            values = [r[metric] for r in rows if r["setting"] == setting and not r.get("diverged")]
+            jitter = [((i * 0.618) % 1 - 0.5) * 0.5 for i in range(len(values))]
+            ax.scatter(values, [y + j for j in jitter], s=9, alpha=0.6, color="tab:blue", lw=0)
+            ax.plot([percentile(values, 50)] * 2, [y - 0.35, y + 0.35], color="black", lw=2)
+            ax.plot([percentile(values, 90)] * 2, [y - 0.25, y + 0.25], color="tab:red", lw=1.5)
+        ax.set_xscale("log")
+        ax.set_title(f"{metric} per member (black: median, red: 90th percentile)", fontsize="medium")
+        ax.grid(alpha=0.3, axis="x")
+    axes[0].set_yticks(range(len(settings)), [s if len(s) < 60 else s[:57] + "…" for s in settings])
+    axes[0].invert_yaxis()
+    fig.tight_layout()
+    fig.savefig(path)
+
+
+def history_figure(jobs: list[dict], path: Path) -> None:
+    """shape_rmse and a_w1 over training: per setting, the median over its jobs of each job's median member."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    varying = [k for k in varying_keys(jobs) if k != "seed"]
+    groups: dict[str, list[dict]] = {}
+    for job in jobs:
+        if job.get("history"):
+            groups.setdefault(setting_of(job, varying), []).append(job)
     fig = Figure(figsize=(11, 4.2), dpi=90)
     FigureCanvasAgg(fig)
     axes = fig.subplots(1, 2)
@@ -124,7 +186,7 @@ def quality_figure(jobs: list[dict], path: Path) -> None:
     for ax, metric in zip(axes, ("shape_rmse", "a_w1"), strict=True):
         ax.set_yscale("log")
         ax.set_xlabel("G updates")
-        ax.set_title(f"{metric} (median over seeds)", fontsize="medium")
+        ax.set_title(f"{metric} (median member)", fontsize="medium")
         ax.grid(alpha=0.3)
     axes[1].legend(fontsize="x-small", loc="upper right")
     fig.tight_layout()
@@ -133,8 +195,8 @@ def quality_figure(jobs: list[dict], path: Path) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m curvegan.report", description=__doc__.splitlines()[0])
-    parser.add_argument("sweep_dir", type=Path, help="a Hydra multirun dir (multirun/DATE/TIME)")
-    parser.add_argument("--out", type=Path, help="where report.csv and report.png go (default: the sweep dir)")
+    parser.add_argument("sweep_dir", type=Path, help="a Hydra multirun dir (multirun/DATE/TIME), or a run dir")
+    parser.add_argument("--out", type=Path, help="where report.csv and the figures go (default: the sweep dir)")
     args = parser.parse_args(argv)
     if not args.sweep_dir.is_dir():
         sys.exit(f"curvegan.report: {args.sweep_dir}: no such directory")
@@ -144,24 +206,25 @@ def main(argv: list[str] | None = None) -> None:
     out = args.out or args.sweep_dir
     out.mkdir(parents=True, exist_ok=True)
 
-    header, rows = job_table(jobs)
-    with open(out / "report.csv", "w", newline="") as f:
-        csv.writer(f).writerows([header, *rows])
-    print(f"## {len(jobs)} finished jobs in {args.sweep_dir}\n")
-    common = sorted(
-        {f"{k}={v}" for job in jobs for k, v in job["overrides"].items()}
-        - set(f"{k}={job['overrides'].get(k)}" for job in jobs for k in varying_keys(jobs))
-    )
+    rows = member_rows(jobs)
+    header, table = summary_table(rows)
+    print(f"## {len(jobs)} finished jobs, {len(rows)} members in {args.sweep_dir}\n")
+    varying = varying_keys(jobs)
+    common = sorted({f"{k}={v}" for job in jobs for k, v in job["overrides"].items() if k not in varying})
     if common:
         print(f"Every job: {' '.join(common)}\n")
-    print(markdown(header, rows))
-    if any(len(group) > 1 for group in by_setting(jobs).values()):
-        print("\n## Per setting, over seeds\n")
-        print(markdown(*summary_table(jobs)))
+    print("Per setting, over all its members (seeds × ensemble members):\n")
+    print(markdown(header, table))
+    member_header, member_lines = member_table(rows)
+    with open(out / "report.csv", "w", newline="") as f:
+        csv.writer(f).writerows([member_header, *member_lines])
+    print("\n## Every member\n")
+    print(markdown(member_header, member_lines))
     if unfinished:
         print(f"\n{len(unfinished)} unfinished: {', '.join(str(p.relative_to(args.sweep_dir)) for p in unfinished)}")
-    quality_figure(jobs, out / "report.png")
-    print(f"wrote {out / 'report.csv'} and {out / 'report.png'}", file=sys.stderr)
+    strip_figure(rows, header, table, out / "report.png")
+    history_figure(jobs, out / "report_history.png")
+    print(f"wrote {out / 'report.csv'}, {out / 'report.png'} and {out / 'report_history.png'}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import sys
 import time
@@ -31,8 +32,9 @@ class TrainingFailed(CompactHydraException):
 
 
 def objective_value(metrics: dict) -> float:
-    """What sweeps minimise: shape error plus coverage error, both in units of y (or a)."""
-    return metrics["shape_rmse"] + metrics["a_w1"]
+    """What sweeps minimise: shape error plus coverage error (both in units of y, or a), the median over the
+    ensemble's members, so one run judges a setting over all its seeds."""
+    return metrics["objective"]
 
 
 def _quiet_lightning() -> None:
@@ -42,20 +44,73 @@ def _quiet_lightning() -> None:
     warnings.filterwarnings("ignore", message=".*isinstance.treespec, LeafSpec.*")
 
 
+def strict_json(value):
+    """value with every non-finite float (NaN, ±inf) as None: JSON has no such numbers, so null means
+    "not defined" (mode_kl with no high-quality curve) or "not finite"."""
+    if isinstance(value, dict):
+        return {k: strict_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [strict_json(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def write_atomically(path: Path, write) -> None:
+    """write(temporary path), then rename it to path: a reader never sees half a file."""
+    partial = path.with_name(path.name + ".partial")
+    write(partial)
+    os.replace(partial, path)
+
+
+def final_evaluation(model, datamodule, evaluation, samples_path: Path | None) -> dict:
+    """Every member's quality on evaluation.num_samples curves from fixed noise, and (if samples_path) those
+    curves as samples.npy: [n, points] for one member, [members, n, points] for more."""
+    import numpy as np
+    import torch
+
+    from curvegan.metrics import summarize
+
+    members, n, points = model.members, evaluation.num_samples, datamodule.hparams.num_points
+    shape = (n, points) if members == 1 else (members, n, points)
+    partial = samples_path.with_name(samples_path.name + ".partial") if samples_path else None
+    # Written member by member, so an ensemble's samples never all sit in memory at once.
+    out = np.lib.format.open_memmap(partial, mode="w+", dtype=np.float32, shape=shape) if partial else None
+    per_member: dict[str, list] = {}
+    for chunk, curves, quality in model.evaluate(n, evaluation.seed, datamodule.family, datamodule.x):
+        if out is not None:
+            (out if members > 1 else out[None])[chunk] = curves.numpy()  # [members, n, points] either way
+        for name, values in quality.items():
+            per_member.setdefault(name, []).append(values)
+    if out is not None:
+        out.flush()
+        del out
+        os.replace(partial, samples_path)
+    per_member = {name: torch.cat(values) for name, values in per_member.items()}
+    diverged = (model.diverged_at >= 0).cpu()
+    rows = [
+        {"member": k, **{name: values[k].item() for name, values in per_member.items()}, "diverged": bool(diverged[k])}
+        for k in range(members)
+    ]
+    for row, at in zip(rows, model.diverged_at.tolist(), strict=True):
+        if at >= 0:
+            row["diverged_at"] = at
+    return {**summarize(per_member, ~diverged), "members": rows, "diverged": int(diverged.sum())}
+
+
 def train(cfg: DictConfig) -> dict:
-    """Fit the GAN described by `cfg`, write metrics.json and samples.npy into cfg.run_dir, return the metrics.
+    """Fit the GANs described by `cfg`, write metrics.json and samples.npy into cfg.run_dir, return the metrics.
 
     Raises ConfigError, before anything is written, if a value cannot work.
     """
     validate(cfg)
+    OmegaConf.resolve(cfg)  # fixes the run dir, `${now:...}` and every interpolation for the whole run
     import lightning as L
-    import numpy as np
     import torch
     from hydra.utils import instantiate
 
     from curvegan.callbacks import CurveMonitor, Interrupted
     from curvegan.gan import Diverged
-    from curvegan.metrics import curve_quality
 
     _quiet_lightning()
     run_dir = Path(cfg.run_dir)
@@ -85,36 +140,58 @@ def train(cfg: DictConfig) -> dict:
         raise TrainingFailed(f"{err}; {kept}") from None
     seconds = time.perf_counter() - start
 
-    samples = model.sample(cfg.evaluation.num_samples, cfg.evaluation.seed)
-    metrics = {
-        **curve_quality(samples, datamodule.x, datamodule.hparams.a_min, datamodule.hparams.a_max),
-        "steps": model.g_updates,
-        "seconds": round(seconds, 3),
-    }
-    metrics["objective"] = objective_value(metrics)
+    samples_path = run_dir / "samples.npy" if trainer.is_global_zero else None
+    metrics = final_evaluation(model, datamodule, cfg.evaluation, samples_path)
+    metrics |= {"ensemble_size": model.members, "steps": model.g_updates, "seconds": round(seconds, 3)}
     monitor = next((c for c in callbacks if isinstance(c, CurveMonitor)), None)
     if trainer.is_global_zero:
-        np.save(run_dir / "samples.npy", samples.numpy().astype(np.float32))
-        history = monitor.history if monitor else []
-        (run_dir / "metrics.json").write_text(json.dumps({**metrics, "history": history}, indent=2) + "\n")
-        print(
-            f"curvegan: {metrics['steps']} G updates in {seconds:.1f} s · shape_rmse {metrics['shape_rmse']:.4f}"
-            f" · a_w1 {metrics['a_w1']:.4f} · a_std {metrics['a_std']:.4f}\n"
-            f"run dir: {run_dir}"
-        )
+        metrics["history"] = monitor.history if monitor else []
+        text = json.dumps(strict_json(metrics), indent=2, allow_nan=False) + "\n"
+        write_atomically(run_dir / "metrics.json", lambda path: path.write_text(text))
+        print(summary_line(metrics, seconds) + f"\nrun dir: {run_dir}")
     return metrics
 
 
-@hydra.main(version_base="1.3", config_path="../../configs", config_name="train")
+def summary_line(metrics: dict, seconds: float) -> str:
+    """What a finished run prints: its size, time and quality (an ensemble's medians and worst)."""
+    k = metrics["ensemble_size"]
+    if k == 1:
+        return (
+            f"curvegan: {metrics['steps']} G updates in {seconds:.1f} s · shape_rmse {metrics['shape_rmse']:.4f}"
+            f" · a_w1 {metrics['a_w1']:.4f} · a_std {metrics['a_std']:.4f}"
+        )
+    worst = metrics["worst"]
+    diverged = f" · {metrics['diverged']} diverged" if metrics["diverged"] else ""
+    return (
+        f"curvegan: {k} GANs × {metrics['steps']} G updates in {seconds:.1f} s · median shape_rmse"
+        f" {metrics['shape_rmse']:.4f} (worst {worst['shape_rmse']:.4f}) · a_w1 {metrics['a_w1']:.4f}"
+        f" (worst {worst['a_w1']:.4f}) · a_std {metrics['a_std']:.4f}{diverged}"
+    )
+
+
+@hydra.main(version_base="1.3", config_path="pkg://curvegan.conf", config_name="train")
 def main(cfg: DictConfig) -> float:
-    OmegaConf.resolve(cfg)
+    """Train, and return the median member's shape_rmse + a_w1 for sweepers to minimise.
+
+    A single run's config was already validated before Hydra made its run dir (config.RefuseBeforeRun); a
+    sweep job is validated here, and a refused job's dir, which holds only what Hydra wrote, is removed."""
     try:
         return objective_value(train(cfg))
     except ConfigError as err:
         if HydraConfig.get().mode == RunMode.MULTIRUN:
+            remove_if_only_hydra_wrote(Path(cfg.run_dir))
             raise  # this job fails, the sweep goes on, and Hydra reports it at the end
         print(f"curvegan.train: {err}", file=sys.stderr)
         sys.exit(2)
+
+
+def remove_if_only_hydra_wrote(run_dir: Path) -> None:
+    """Remove a job dir that holds nothing but Hydra's .hydra/ and the job's log."""
+    import shutil
+
+    if run_dir.is_dir() and all(p.name == ".hydra" or p.suffix == ".log" for p in run_dir.iterdir()):
+        logging.shutdown()  # the job's log file is open
+        shutil.rmtree(run_dir, ignore_errors=True)
 
 
 def one_line(err: BaseException) -> str:
@@ -144,6 +221,9 @@ def cli() -> None:
         main()
     except (HydraException, OmegaConfBaseException) as err:
         print(f"curvegan.train: {one_line(err)}", file=sys.stderr)
+        sys.exit(2)
+    except OSError as err:  # a file or folder Hydra could not make
+        print(f"curvegan.train: {err.filename or ''}: {err.strerror or err}", file=sys.stderr)
         sys.exit(2)
 
 
