@@ -16,10 +16,10 @@ help: ## list the targets
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q $(TORCH) $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
-	$(PY) -m pip install -q -e '.[dev,sweep]'
+	$(PY) -m pip install -q -e '.[dev,sweep,mlflow,wandb]'
 	touch $@
 
-install: $(VENV)/.installed ## create .venv: CPU torch, curvegan (editable), test tools and the sweep plugins
+install: $(VENV)/.installed ## create .venv: CPU torch, curvegan (editable), test tools, sweep plugins, trackers
 
 install-gpu: ## the same with a CUDA build of torch (from PyPI)
 	rm -f $(VENV)/.installed

@@ -37,14 +37,14 @@ PEAK = (
 )
 
 
-def run(argv: list[str], module: bool) -> dict:
+def run(argv: list[str], module: bool, env: dict | None = None) -> dict:
     code = PEAK + (
         f"import runpy; sys.argv = {argv!r}; runpy.run_module({argv[0]!r}, run_name='__main__')"
         if module
         else f"import runpy; sys.argv = {argv!r}; runpy.run_path({argv[0]!r}, run_name='__main__')"
     )
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     wall = time.perf_counter() - start
     if done.returncode != 0:
         sys.exit(f"benchmark: {' '.join(argv)} failed:\n{done.stderr[-3000:]}")

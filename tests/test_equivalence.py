@@ -3,7 +3,8 @@
 - An ensemble of one, through Lightning with many G updates per training_step, makes the updates of a plain
   PyTorch loop written out by hand over the same data and noise.
 - Member k of an ensemble makes the updates of a GAN of its own given the same initial weights, real curves
-  and random draws, for every objective, and with EMA, lr decay, several D steps and gradient clipping.
+  and random draws, for every objective, with EMA, lr decay, several D steps and gradient clipping, and for
+  the conditional GAN and InfoGAN.
 """
 
 import copy
@@ -16,6 +17,7 @@ from torch import nn
 
 from curvegan.data import QuadraticCurves
 from curvegan.gan import CurveGAN
+from curvegan.variants import ConditionalCurveGAN, InfoCurveGAN
 
 EPOCHS, BATCHES = 2, 150  # 300 G updates
 
@@ -91,8 +93,9 @@ def test_an_ensemble_of_one_makes_the_updates_of_the_plain_loop(batches_per_step
 # --- member k of an ensemble is a GAN of its own -------------------------------------------------------
 
 
-class Recording(CurveGAN):
-    """Keeps every random draw of training (noise, WGAN-GP's mixing weights), each [members, ...]."""
+class Recording:
+    """Mixed into a model: keeps every random draw of training (noise, codes, WGAN-GP's mixing weights),
+    each [members, ...]."""
 
     def on_fit_start(self):
         super().on_fit_start()
@@ -104,8 +107,8 @@ class Recording(CurveGAN):
         return value
 
 
-class Replaying(CurveGAN):
-    """Takes member k's share of a recorded ensemble's draws, in order, instead of drawing its own."""
+class Replaying:
+    """Mixed into a model: takes member k's share of a recorded ensemble's draws, in order, instead of drawing."""
 
     def replay(self, draws, member):
         self.queue = [d[member : member + 1] for d in draws]
@@ -134,6 +137,8 @@ SETTINGS = {
     "lsgan": {"objective": {"name": "lsgan"}},
     "hinge": {"objective": {"name": "hinge"}},
     "wgan_gp": {"objective": {"name": "wgan_gp", "gp_weight": 10.0}, "d_steps": 5, "betas": (0.0, 0.9)},
+    "cgan": {"objective": {"name": "lsgan"}, "model": ConditionalCurveGAN, "condition_range": (1.0, 2.0)},
+    "infogan": {"objective": {"name": "bce"}, "model": InfoCurveGAN, "codes": 2, "info_weight": 0.5},
     "ema, lr decay, 2 D steps, clipping": {
         "objective": {"name": "bce"},
         "g_ema": 0.99,
@@ -151,13 +156,15 @@ def test_member_k_makes_the_updates_of_a_gan_of_its_own(setting):
     # (a batched matmul of 4 members against one of 1) grows chaotically: measured 6e-8 after 150 G updates,
     # 2e-4 after 300. In float64 the same comparison holds the rounding far below the tolerance.
     precision = "64-true" if setting["objective"]["name"] == "wgan_gp" else "32-true"
+    setting = dict(setting)
+    model = setting.pop("model", CurveGAN)
     torch.manual_seed(0)
-    ensemble = Recording(members=members, seed=0, **setting)
+    ensemble = type("Recorded", (Recording, model), {})(members=members, seed=0, **setting)
     initial = copy.deepcopy(ensemble.state_dict())
     data = QuadraticCurves(batches_per_epoch=BATCHES, members=members, seed=0)
     fit(ensemble, data, precision)
 
-    single = Replaying(members=1, seed=0, **setting)
+    single = type("Replayed", (Replaying, model), {})(members=1, seed=0, **setting)
     single.load_state_dict(CurveGAN.member_state_dict(initial, k))
     single.replay(ensemble.draws, k)
     fit(single, OneMemberOf(data, k), precision)

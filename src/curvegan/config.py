@@ -27,6 +27,8 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from curvegan import import_lightning
+
 
 class ConfigError(CompactHydraException):
     """A config value that cannot work. Hydra prints it as its one-line message, with no traceback."""
@@ -82,6 +84,19 @@ class ModelSchema:
 
 
 @dataclass
+class ConditionalModelSchema(ModelSchema):
+    _target_: str = "curvegan.variants.ConditionalCurveGAN"
+    condition_range: list[float] = field(default_factory=lambda: [1.0, 2.0])
+
+
+@dataclass
+class InfoModelSchema(ModelSchema):
+    _target_: str = "curvegan.variants.InfoCurveGAN"
+    codes: int = 1
+    info_weight: float = 1.0
+
+
+@dataclass
 class TrainerSchema:
     _target_: str = "lightning.pytorch.Trainer"
     accelerator: str = "cpu"
@@ -108,13 +123,24 @@ def ensure_dir(path: str) -> str:
     return path
 
 
+def a_range(data: DictConfig) -> list[float]:
+    """`${a_range:${data}}`: the range of a that the data's family fills (for a conditional model's inputs)."""
+    from curvegan.families import make_family
+
+    family = make_family(data.get("a_min", 1.0), data.get("a_max", 2.0), data.get("modes"), data.get("mode_std"))
+    return [round(v, 6) for v in family.band]
+
+
 def register_schemas() -> None:
-    if not OmegaConf.has_resolver("ensure_dir"):
-        OmegaConf.register_new_resolver("ensure_dir", ensure_dir)
+    for name, resolver in (("ensure_dir", ensure_dir), ("a_range", a_range)):
+        if not OmegaConf.has_resolver(name):
+            OmegaConf.register_new_resolver(name, resolver)
     store = ConfigStore.instance()
     store.store(group="data", name="quadratic_schema", node=DataSchema)
     store.store(group="data", name="modes_schema", node=ModesSchema)
     store.store(group="model", name="mlp_schema", node=ModelSchema)
+    store.store(group="model", name="cgan_schema", node=ConditionalModelSchema)
+    store.store(group="model", name="infogan_schema", node=InfoModelSchema)
     store.store(group="trainer", name="trainer_schema", node=TrainerSchema)
 
 
@@ -188,6 +214,11 @@ def betas(v: Any) -> str | None:
     return None if ok else "two numbers in [0, 1)"
 
 
+def ascending_pair(v: Any) -> str | None:
+    ok = isinstance(v, list | ListConfig) and len(v) == 2 and all(_is_number(b) and math.isfinite(b) for b in v)
+    return None if ok and v[0] < v[1] else "two finite numbers, the first the smaller"
+
+
 def centres(v: Any) -> str | None:
     ok = isinstance(v, list | ListConfig) and len(v) >= 1 and all(_is_number(c) and math.isfinite(c) for c in v)
     return None if ok else "a list of one or more finite numbers (the centres of the modes of a)"
@@ -215,7 +246,7 @@ RULES: dict[str, Rule] = {
     "seed": SEED,
     "ensemble.size": whole(1),
     "run_dir": text,
-    "cpu_threads": optional(whole(1)),
+    "cpu_threads": lambda v: None if v in (None, "auto") or whole(1)(v) is None else "auto, null or a whole number ≥ 1",
     "ckpt_path": optional(text),
     "evaluation.num_samples": whole(2),  # a spread (a_std) needs two curves
     "evaluation.seed": SEED,
@@ -249,6 +280,9 @@ RULES: dict[str, Rule] = {
     "model.preview_curves": whole(1),
     "model.log_every_n_updates": whole(1),
     "model.seed": SEED,
+    "model.condition_range": ascending_pair,
+    "model.codes": whole(1),
+    "model.info_weight": number(at_least=0),
     # trainer
     "trainer._target_": importable,
     "trainer.accelerator": choice(*ACCELERATORS),
@@ -333,12 +367,16 @@ def validate(cfg: DictConfig) -> None:
     to read a checkpoint to resume from."""
     from curvegan.objectives import make_objective
 
+    targets = []
     for key, value in leaves(cfg):
         if key.split(".")[0] == "objective" or key.startswith("model.objective"):
             continue  # the objective's own keys are checked by make_objective below
         rule = RULES.get(key)
         if rule is None:
             raise ConfigError(f"{key}={value}: not a key curvegan knows (a typo, or a key of another group?)")
+        if rule is importable:
+            targets.append((key, value))  # last: importing them takes seconds, the other checks milliseconds
+            continue
         allowed = rule(value)
         _check(allowed is None, key, value, allowed)
     for key, other in SAME_AS.items():
@@ -359,6 +397,10 @@ def validate(cfg: DictConfig) -> None:
         make_objective(**model.objective)
     except (TypeError, ValueError) as err:
         raise ConfigError(str(err)) from None
+
+    import_lightning()  # what the targets import
+    for key, value in targets:
+        _check(importable(value) is None, key, value, importable(value))
 
     accelerator = trainer.accelerator
     if accelerator in ("gpu", "cuda"):
@@ -412,7 +454,10 @@ class RefuseBeforeRun(Callback):
     and exits with status 2, as every refusal of `python -m curvegan.train` does."""
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
+        from hydra.core.hydra_config import HydraConfig
+
         try:
+            HydraConfig.instance().set_config(config)  # for `${hydra:...}` in loggers' settings; Hydra sets it again
             run_dir = str(config.hydra.run.dir)
             check_run_dir(run_dir)
             task = OmegaConf.masked_copy(config, [k for k in config if k != "hydra"])
@@ -442,7 +487,7 @@ def memory_estimate(cfg: DictConfig) -> dict[str, tuple[str, float]]:
     step_data = 4 * k * data.batches_per_step * batch * (points + 1) * 2
     widest = max([*model.g_hidden, *model.d_hidden, points])
     n = cfg.evaluation.num_samples
-    evaluation = 4 * max(2**26, n * widest) * 4 + 4 * k * n  # a run of members' curves, and per-member results
+    evaluation = 4 * max(2**23, n * widest) * 8 + 4 * k * n  # a run of members' curves, and per-member results
     key = "ensemble.size" if k > 1 else "data.batch_size"
     return {
         "weights and optimizer state": (key, state),

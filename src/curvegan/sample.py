@@ -15,6 +15,8 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
+from curvegan import import_lightning
+
 
 class SampleError(ValueError):
     """Bad input to the sampler; its message is the one line the user sees."""
@@ -121,6 +123,7 @@ def check(cfg: DictConfig) -> None:
 def sample(cfg: DictConfig) -> dict:
     """Draw cfg.n curves from member cfg.member of cfg.ckpt_path, write what cfg asks for, return their quality."""
     check(cfg)
+    import_lightning()
     from curvegan.data import QuadraticCurves
     from curvegan.metrics import curve_quality
     from curvegan.plots import curves_figure, latent_walk_figure

@@ -13,6 +13,7 @@ import os
 import sys
 import time
 import warnings
+from contextlib import ExitStack
 from pathlib import Path
 
 import hydra
@@ -22,6 +23,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from curvegan import import_lightning
 from curvegan.config import ConfigError, register_schemas, resolve_ckpt_path, validate
 
 register_schemas()
@@ -72,19 +74,21 @@ def final_evaluation(model, datamodule, evaluation, samples_path: Path | None) -
     from curvegan.metrics import summarize
 
     members, n, points = model.members, evaluation.num_samples, datamodule.hparams.num_points
-    shape = (n, points) if members == 1 else (members, n, points)
-    partial = samples_path.with_name(samples_path.name + ".partial") if samples_path else None
-    # Written member by member, so an ensemble's samples never all sit in memory at once.
-    out = np.lib.format.open_memmap(partial, mode="w+", dtype=np.float32, shape=shape) if partial else None
     per_member: dict[str, list] = {}
-    for chunk, curves, quality in model.evaluate(n, evaluation.seed, datamodule.family, datamodule.x):
-        if out is not None:
-            (out if members > 1 else out[None])[chunk] = curves.numpy()  # [members, n, points] either way
-        for name, values in quality.items():
-            per_member.setdefault(name, []).append(values)
-    if out is not None:
-        out.flush()
-        del out
+    with ExitStack() as stack:
+        out = None
+        if samples_path is not None:
+            # Written a run of members at a time (in member order), so they never all sit in memory at once.
+            partial = samples_path.with_name(samples_path.name + ".partial")
+            out = stack.enter_context(open(partial, "wb"))
+            shape = (n, points) if members == 1 else (members, n, points)
+            np.lib.format.write_array_header_1_0(out, {"descr": "<f4", "fortran_order": False, "shape": shape})
+        for _, curves, quality in model.evaluate(n, evaluation.seed, datamodule.family, datamodule.x):
+            if out is not None:
+                out.write(curves.numpy().astype("<f4", copy=False).tobytes())
+            for name, values in quality.items():
+                per_member.setdefault(name, []).append(values)
+    if samples_path is not None:
         os.replace(partial, samples_path)
     per_member = {name: torch.cat(values) for name, values in per_member.items()}
     diverged = (model.diverged_at >= 0).cpu()
@@ -105,6 +109,7 @@ def train(cfg: DictConfig) -> dict:
     """
     validate(cfg)
     OmegaConf.resolve(cfg)  # fixes the run dir, `${now:...}` and every interpolation for the whole run
+    import_lightning()
     import lightning as L
     import torch
     from hydra.utils import instantiate
@@ -118,8 +123,13 @@ def train(cfg: DictConfig) -> dict:
     # Only a finished run has these: a resumed run must not look finished before it is.
     for stale in ("metrics.json", "samples.npy"):
         (run_dir / stale).unlink(missing_ok=True)
-    if cfg.cpu_threads:
-        torch.set_num_threads(cfg.cpu_threads)
+    threads = cfg.cpu_threads
+    if threads == "auto":
+        # Measured on 2 cores (benchmarks/ensemble.py): one thread is fastest for small ensembles, whose
+        # matrices are too small to split; from about 64 members, every core.
+        threads = 1 if cfg.ensemble.size < 64 else None
+    if threads:
+        torch.set_num_threads(threads)
     L.seed_everything(cfg.seed, verbose=False)
 
     datamodule = instantiate(cfg.data)

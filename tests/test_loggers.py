@@ -1,0 +1,71 @@
+"""The experiment trackers users already have: MLflow (a local sqlite store) and Weights & Biases (offline)
+record the train/* losses and the quality/* metrics (the [mlflow] and [wandb] extras)."""
+
+import json
+import struct
+
+import pytest
+
+from conftest import TINY, compose_config
+from curvegan.train import train
+
+
+def test_mlflow_records_the_losses_and_every_epochs_quality(tmp_path):
+    pytest.importorskip("mlflow", reason="needs the [mlflow] extra")
+    from mlflow.tracking import MlflowClient
+
+    store = f"sqlite:///{tmp_path}/mlflow.db"
+    overrides = ["logger=mlflow", f"logger.mlflow.tracking_uri={store}", "logger.mlflow.run_name=tiny"]
+    train(compose_config(*TINY, *overrides, "ensemble.size=2", run_dir=tmp_path / "run"))
+
+    client = MlflowClient(store)
+    (run,) = client.search_runs([client.get_experiment_by_name("curvegan").experiment_id])
+    assert run.info.run_name == "tiny"
+    assert {"train/g_loss", "train/d_loss", "quality/shape_rmse", "quality/a_w1_worst"} <= set(run.data.metrics)
+    history = json.loads((tmp_path / "run" / "metrics.json").read_text())["history"]
+    recorded = client.get_metric_history(run.info.run_id, "quality/a_w1")
+    assert [(m.step, m.value) for m in recorded] == [(h["step"], pytest.approx(h["a_w1"])) for h in history]
+
+
+def wandb_history(path) -> list[dict]:
+    """The history rows of an offline W&B run file: a log of 32 KiB blocks holding protobuf Records, each
+    record (or its pieces) behind a 7-byte header of checksum, length and type (wandb's own format)."""
+    from wandb.proto import wandb_internal_pb2
+
+    data = path.read_bytes()
+    position, pieces, rows = 7, b"", []  # after the file's own 7-byte header
+    while position + 7 <= len(data):
+        space = 32768 - position % 32768
+        if space < 7:  # a block's tail too short for a header is padding
+            position += space
+            continue
+        _, length, kind = struct.unpack("<IHB", data[position : position + 7])
+        pieces += data[position + 7 : position + 7 + length]
+        position += 7 + length
+        if kind in (1, 4):  # a whole record, or the last piece of one
+            record = wandb_internal_pb2.Record()
+            record.ParseFromString(pieces)
+            pieces = b""
+            if record.WhichOneof("record_type") == "history":
+                items = record.history.item
+                rows.append({item.key or "/".join(item.nested_key): json.loads(item.value_json) for item in items})
+    return rows
+
+
+def test_wandb_offline_records_the_losses_and_every_epochs_quality(tmp_path):
+    pytest.importorskip("wandb", reason="needs the [wandb] extra")
+    run_dir = tmp_path / "run"
+    monkey_env = {"WANDB_SILENT": "true", "WANDB_CONSOLE": "off"}
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in monkey_env.items():
+            patch.setenv(key, value)
+        train(compose_config(*TINY, "logger=wandb", "logger.wandb.name=tiny", run_dir=run_dir))
+        import wandb
+
+        wandb.finish()
+    (log,) = run_dir.glob("wandb/offline-run-*/run-*.wandb")
+    rows = wandb_history(log)
+    assert any("train/g_loss" in row and "train/d_loss" in row for row in rows)
+    history = json.loads((run_dir / "metrics.json").read_text())["history"]
+    quality = [row["quality/a_w1"] for row in rows if "quality/a_w1" in row]
+    assert quality == [pytest.approx(h["a_w1"]) for h in history]

@@ -1,0 +1,182 @@
+"""The conditional GAN and InfoGAN: their metrics by hand, training with every objective and with ensembles,
+their pictures, resuming, and the sampler's a= and code=."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from conftest import compose_config
+from curvegan.data import curve_grid, quadratic_curves
+from curvegan.families import Uniform
+from curvegan.objectives import OBJECTIVES
+from curvegan.sample import SampleError, sample
+from curvegan.train import train
+from curvegan.variants import ConditionalCurveGAN, InfoCurveGAN
+from test_sample import sample_cfg
+
+X = curve_grid(16)
+FAMILY = Uniform(1.0, 2.0)
+
+
+def quality(gan, n=20000):
+    (_, _, q), *_ = list(gan.evaluate(n, 1234, FAMILY, X))
+    return {k: v.item() for k, v in q.items()}
+
+
+class PerfectConditional(ConditionalCurveGAN):
+    """Draws exactly the real curve of the requested a."""
+
+    def generate(self, inputs, members=None):
+        a = inputs[..., -1] * 0.5 + 1.5  # the condition, scaled back from [-1, 1] to [1, 2]
+        return quadratic_curves(a, X).expand(1, *a.shape[-1:], 16)
+
+
+class IgnoresTheCondition(ConditionalCurveGAN):
+    """Draws real curves, but for its own a ~ U(1, 2), whatever was asked."""
+
+    def generate(self, inputs, members=None):
+        a = torch.rand(inputs.shape[-2], generator=torch.Generator().manual_seed(7)) + 1
+        return quadratic_curves(a, X)[None]
+
+
+def test_a_perfect_conditional_generator_scores_a_rmse_0_and_one_ignoring_a_about_0_41():
+    perfect = quality(PerfectConditional(condition_range=(1.0, 2.0)))
+    assert perfect["a_rmse"] < 1e-5 and perfect["shape_rmse"] < 1e-5 and perfect["a_w1"] < 0.01
+    ignoring = quality(IgnoresTheCondition(condition_range=(1.0, 2.0)))
+    # a* and the request are independent U(1, 2): E[(a* − a)²] = 2 · 1/12, so a_rmse = √(1/6) ≈ 0.408
+    assert ignoring["a_rmse"] == pytest.approx((1 / 6) ** 0.5, abs=0.01)
+    assert ignoring["shape_rmse"] < 1e-5 and ignoring["a_w1"] < 0.02  # good curves, good coverage: only a_rmse sees it
+
+
+class CodeIsA(InfoCurveGAN):
+    """Draws the real curve a = 1.5 + 0.5·c: the code carries a exactly."""
+
+    def generate(self, inputs, members=None):
+        return quadratic_curves(1.5 + 0.5 * inputs[..., -1], X).expand(1, inputs.shape[-2], 16)
+
+
+class CodeIgnored(InfoCurveGAN):
+    def generate(self, inputs, members=None):
+        a = torch.rand(inputs.shape[-2], generator=torch.Generator().manual_seed(7)) + 1
+        return quadratic_curves(a, X)[None]
+
+
+def test_code_corr_is_one_when_the_code_carries_a_and_near_zero_when_it_does_not():
+    carried = quality(CodeIsA())
+    assert carried["code_corr"] == pytest.approx(1.0, abs=1e-6) and carried["a_w1"] < 0.01
+    decreasing = quality(
+        type(
+            "Decreasing",
+            (InfoCurveGAN,),
+            {
+                "generate": lambda self, i, m=None: quadratic_curves(1.5 - 0.5 * i[..., -1], X).expand(
+                    1, i.shape[-2], 16
+                )
+            },
+        )()
+    )
+    assert decreasing["code_corr"] == pytest.approx(1.0, abs=1e-6)  # absolute: a falling with c counts too
+    assert quality(CodeIgnored())["code_corr"] < 0.03
+
+
+def test_with_several_codes_code_corr_is_the_largest():
+    gan = type(
+        "SecondCode",
+        (InfoCurveGAN,),
+        {"generate": lambda self, i, m=None: quadratic_curves(1.5 + 0.5 * i[..., -1], X).expand(1, i.shape[-2], 16)},
+    )(codes=3)
+    assert quality(gan)["code_corr"] == pytest.approx(1.0, abs=1e-6)
+
+
+TINY_VARIANT = [
+    "data.batches_per_epoch=20",
+    "trainer.max_epochs=2",
+    "evaluation.num_samples=400",
+    "model.log_every_n_updates=10",
+]
+
+
+@pytest.mark.parametrize("model", ["cgan", "infogan"])
+@pytest.mark.parametrize("objective", sorted(OBJECTIVES))
+def test_every_objective_trains_each_variant(tmp_path, model, objective):
+    cfg = compose_config(
+        f"model={model}",
+        f"objective={objective}",
+        *TINY_VARIANT,
+        "trainer.max_epochs=1",
+        "logger=none",
+        "callbacks.curves.gif_path=null",
+        run_dir=tmp_path,
+    )
+    metrics = train(cfg)
+    assert metrics["steps"] == 20
+    assert np.isfinite(metrics["a_rmse" if model == "cgan" else "code_corr"])
+
+
+@pytest.fixture(scope="module", params=["cgan", "infogan"])
+def variant_run(request, tmp_path_factory):
+    """A 2-epoch ensemble of 3 of each variant, with TensorBoard."""
+    run_dir = tmp_path_factory.mktemp(request.param)
+    train(compose_config(f"model={request.param}", *TINY_VARIANT, "ensemble.size=3", run_dir=run_dir))
+    return request.param, run_dir
+
+
+def test_a_variant_ensemble_reports_its_metric_per_member_and_in_tensorboard(variant_run):
+    model, run_dir = variant_run
+    metric = "a_rmse" if model == "cgan" else "code_corr"
+    written = json.loads((run_dir / "metrics.json").read_text())
+    assert len(written["members"]) == 3 and all(metric in m for m in written["members"])
+    assert written[metric] == pytest.approx(sorted(m[metric] for m in written["members"])[1])
+    assert metric in written["worst"] and [metric in h for h in written["history"]] == [True, True]
+    events = EventAccumulator(str(run_dir / "tensorboard"), size_guidance={"images": 0}).Reload()
+    assert f"quality/{metric}" in events.Tags()["scalars"] and f"quality/{metric}_worst" in events.Tags()["scalars"]
+    assert len(events.Images("curves/generated")) == 2
+
+
+def test_the_sampler_draws_a_cgan_curve_for_a_requested_a_and_refuses_one_outside_the_range(tmp_path):
+    run_dir = tmp_path / "run"
+    train(compose_config("model=cgan", *TINY_VARIANT, "logger=none", run_dir=run_dir))
+    ckpt = str(run_dir / "checkpoints/last.ckpt")
+    out = tmp_path / "a13.npy"
+    drawn = sample(sample_cfg(ckpt_path=ckpt, a=1.3, n=50, out=str(out)))
+    assert np.load(out).shape == (50, 16) and "a_rmse" in drawn
+    # the default draws a from the data's distribution: the run's own samples.npy
+    default = tmp_path / "default.npy"
+    sample(sample_cfg(ckpt_path=ckpt, n=400, out=str(default)))
+    assert np.array_equal(np.load(default), np.load(run_dir / "samples.npy"))
+    with pytest.raises(SampleError, match=r"^a=2.5: must be within the range this model was trained on, \[1, 2\]"):
+        sample(sample_cfg(ckpt_path=ckpt, a=2.5))
+    with pytest.raises(SampleError, match="^code=0.5: this checkpoint has no latent code"):
+        sample(sample_cfg(ckpt_path=ckpt, code=0.5))
+    sample(sample_cfg(ckpt_path=ckpt, mode="walk", plot=str(tmp_path / "walk.png")))
+    assert (tmp_path / "walk.png").stat().st_size > 0
+
+
+def test_the_sampler_fixes_an_infogan_code_and_walks_the_code_first(tmp_path):
+    run_dir = tmp_path / "run"
+    train(compose_config("model=infogan", *TINY_VARIANT, "logger=none", run_dir=run_dir))
+    ckpt = str(run_dir / "checkpoints/last.ckpt")
+    low, high = tmp_path / "low.npy", tmp_path / "high.npy"
+    sample(sample_cfg(ckpt_path=ckpt, code=-1.0, n=50, out=str(low)))
+    sample(sample_cfg(ckpt_path=ckpt, code=0.8, n=50, out=str(high)))
+    assert not np.array_equal(np.load(low), np.load(high))  # the code moves the curves
+    with pytest.raises(SampleError, match=r"^code=1.5: must be within \[-1, 1\]"):
+        sample(sample_cfg(ckpt_path=ckpt, code=1.5))
+    with pytest.raises(SampleError, match="^a=1.3: this checkpoint is not conditional"):
+        sample(sample_cfg(ckpt_path=ckpt, a=1.3))
+    gan = InfoCurveGAN(codes=2, latent_dim=3)
+    _, values, labels = gan.walk()
+    assert labels == ["c[0]", "c[1]", "z[0]", "z[1]", "z[2]"] and values[0].min() == -1
+
+
+def test_a_variant_ensemble_resumed_at_an_epoch_boundary_is_the_same_run(tmp_path):
+    from test_resume import assert_same_weights, weights
+
+    run = ["model=infogan", *TINY_VARIANT, "ensemble.size=2", "logger=none", "callbacks.curves.gif_path=null"]
+    train(compose_config(*run, run_dir=tmp_path / "whole"))
+    train(compose_config(*run, "trainer.max_epochs=1", run_dir=tmp_path / "halves"))
+    train(compose_config(*run, "ckpt_path=last", run_dir=tmp_path / "halves"))
+    assert_same_weights(weights(tmp_path / "halves"), weights(tmp_path / "whole"))
