@@ -151,6 +151,7 @@ def train(cfg: DictConfig) -> dict:
     seconds = time.perf_counter() - start
 
     samples_path = run_dir / "samples.npy" if trainer.is_global_zero else None
+    model.to(trainer.strategy.root_device)  # Lightning hands the model back on the CPU; measure where it trained
     metrics = final_evaluation(model, datamodule, cfg.evaluation, samples_path)
     metrics |= {"ensemble_size": model.members, "steps": model.g_updates, "seconds": round(seconds, 3)}
     monitor = next((c for c in callbacks if isinstance(c, CurveMonitor)), None)
