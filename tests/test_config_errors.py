@@ -49,11 +49,13 @@ BAD = {
         "model.objective={name:wgan_gp,gp_weight:-1}",
         "objective.gp_weight=-1: must be a finite number ≥ 0",
     ),
+    "model.pack": ("model.pack=0", "model.pack=0: must be a whole number ≥ 1"),
     "model.preview_curves": ("model.preview_curves=0", "model.preview_curves=0: must be a whole number ≥ 1"),
     "model.log_every_n_updates": ("model.log_every_n_updates=0", "model.log_every_n_updates=0: must be a whole"),
     "model.seed": ("model.seed=-1", "model.seed=-1: must be a whole number in [0, 4294967295]"),
     "model.condition_range": ("model=cgan model.condition_range=[2,1]", "model.condition_range=[2.0, 1.0]: must be"),
-    "model.codes": ("model=infogan model.codes=0", "model.codes=0: must be a whole number ≥ 1"),
+    "model.codes": ("model=infogan model.codes=-1", "model.codes=-1: must be a whole number ≥ 0"),
+    "model.categories": ("model=infogan model.categories=1", "model.categories=1: must be 0 (none) or a whole"),
     "model.info_weight": ("model=infogan model.info_weight=-1", "model.info_weight=-1.0: must be a finite number ≥ 0"),
     "objective.name": ("objective.name=nope", "objective=nope: must be one of bce, hinge"),
     "objective.gp_weight": ("objective=wgan_gp objective.gp_weight=-1", "objective.gp_weight=-1: must be a finite"),
@@ -128,6 +130,8 @@ UNKNOWN = {
     "hydra.run.dir=/proc/nope": "hydra.run.dir=/proc/nope: cannot be created",
     "+objective.bogus=1": "objective.bogus=1: not an option of bce (none: it takes no options)",
     "data.a_min=2.5": "data.a_min=2.5: must be less than data.a_max (2.0)",
+    "model.pack=3": "data.batch_size=32: must be a multiple of model.pack (3)",
+    "model=infogan model.codes=0": "model.codes=0: must be ≥ 1 when model.categories is 0",
 }
 # The group options whose keys must all be in BAD too.
 GROUP_OPTIONS = [

@@ -138,7 +138,8 @@ SETTINGS = {
     "hinge": {"objective": {"name": "hinge"}},
     "wgan_gp": {"objective": {"name": "wgan_gp", "gp_weight": 10.0}, "d_steps": 5, "betas": (0.0, 0.9)},
     "cgan": {"objective": {"name": "lsgan"}, "model": ConditionalCurveGAN, "condition_range": (1.0, 2.0)},
-    "infogan": {"objective": {"name": "bce"}, "model": InfoCurveGAN, "codes": 2, "info_weight": 0.5},
+    "infogan": {"objective": {"name": "bce"}, "model": InfoCurveGAN, "codes": 2, "categories": 3, "info_weight": 0.5},
+    "packs of 4, WGAN-GP": {"objective": {"name": "wgan_gp", "gp_weight": 10.0}, "pack": 4, "d_steps": 2},
     "ema, lr decay, 2 D steps, clipping": {
         "objective": {"name": "bce"},
         "g_ema": 0.99,

@@ -18,8 +18,9 @@ import torch
 from lightning.pytorch.callbacks import ModelCheckpoint, TQDMProgressBar
 from lightning.pytorch.utilities import rank_zero_only
 
+from curvegan.families import NormalMixture
 from curvegan.metrics import fit_a, summarize
-from curvegan.plots import PANEL_CURVES, CurvePlot
+from curvegan.plots import PANEL_CURVES, CurvePlot, a_histogram
 
 log = logging.getLogger(__name__)
 
@@ -117,10 +118,10 @@ class CurveMonitor(L.Callback):
         n = min(self.members_shown, len(ranking))
         shown = [ranking[round(i * (len(ranking) - 1) / max(1, n - 1))] for i in range(n)]
         image = self.figure(gan, dm, shown, per_member, diverged, summary, epoch, step)
-        for logger in trainer.loggers:
-            add_image = getattr(logger.experiment, "add_image", None)
-            if add_image is not None:
-                add_image("curves/generated", image, step, dataformats="HWC")
+        log_image(trainer, "curves/generated", image, step)
+        if isinstance(dm.family, NormalMixture):
+            title = f"member {median_member} (the median), {step} G updates"
+            log_image(trainer, "curves/a_histogram", a_histogram(fitted_a, dm.family, title), step)
         if self.gif_path:
             name = f"epoch{epoch:03d}.png"
             save_png(image, Path(self.gif_path).parent / "frames" / name)
@@ -154,6 +155,16 @@ class CurveMonitor(L.Callback):
         if self.gif_path and self.frames:
             path = Path(self.gif_path)
             save_gif([path.parent / "frames" / name for name in self.frames], path, self.gif_frame_ms)
+
+
+def log_image(trainer: L.Trainer, tag: str, image: np.ndarray, step: int) -> None:
+    """An RGB image to every logger that takes images: TensorBoard's IMAGES tab, W&B's media."""
+    for logger in trainer.loggers:
+        add_image = getattr(logger.experiment, "add_image", None)
+        if add_image is not None:
+            add_image(tag, image, step, dataformats="HWC")
+        elif hasattr(logger, "log_image"):
+            logger.log_image(tag, [image], step=step)
 
 
 def save_png(image: np.ndarray, path: Path) -> None:

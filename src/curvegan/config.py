@@ -78,6 +78,7 @@ class ModelSchema:
     lr_decay: bool = False
     g_ema: float | None = None
     objective: Any = None
+    pack: int = 1
     preview_curves: int = 48
     log_every_n_updates: int = 50
     seed: int = 0
@@ -93,6 +94,7 @@ class ConditionalModelSchema(ModelSchema):
 class InfoModelSchema(ModelSchema):
     _target_: str = "curvegan.variants.InfoCurveGAN"
     codes: int = 1
+    categories: int = 0
     info_weight: float = 1.0
 
 
@@ -277,11 +279,13 @@ RULES: dict[str, Rule] = {
     "model.grad_clip": optional(number(above=0)),
     "model.lr_decay": boolean,
     "model.g_ema": optional(number(above=0, below=1)),
+    "model.pack": whole(1),
     "model.preview_curves": whole(1),
     "model.log_every_n_updates": whole(1),
     "model.seed": SEED,
     "model.condition_range": ascending_pair,
-    "model.codes": whole(1),
+    "model.codes": whole(0),
+    "model.categories": lambda v: None if v == 0 or whole(2)(v) is None else "0 (none) or a whole number ≥ 2",
     "model.info_weight": number(at_least=0),
     # trainer
     "trainer._target_": importable,
@@ -385,6 +389,14 @@ def validate(cfg: DictConfig) -> None:
             _check(value == expected, key, value, f"the same as {other} ({expected}), as the configs set it")
 
     data, model, trainer = cfg.data, cfg.model, cfg.trainer
+    _check(
+        data.batch_size % model.pack == 0,
+        "data.batch_size",
+        data.batch_size,
+        f"a multiple of model.pack ({model.pack}): D scores the batch in packs of that many curves",
+    )
+    if "codes" in model:
+        _check(model.codes + model.categories >= 1, "model.codes", model.codes, "≥ 1 when model.categories is 0")
     if "a_min" in data:
         _check(data.a_min < data.a_max, "data.a_min", data.a_min, f"less than data.a_max ({data.a_max})")
     _check(
@@ -560,14 +572,16 @@ def check_resumable(cfg: DictConfig, path: str) -> None:
     differences = []
     for group, settings in trained.items():
         wanted = OmegaConf.to_container(cfg[group], resolve=True)
-        defaults = inspect.signature(_locate(wanted.pop("_target_"))).parameters
+        defaults = {}  # every keyword the class takes, its own or its bases', with its default
+        for cls in reversed(_locate(wanted.pop("_target_")).__mro__):
+            if "__init__" in cls.__dict__:
+                parameters = inspect.signature(cls.__dict__["__init__"]).parameters.values()
+                defaults |= {p.name: p.default for p in parameters if p.default is not inspect.Parameter.empty}
         for key in sorted(set(settings) | set(wanted)):
             if key in NOT_COMPARED:
                 continue
-            missing = inspect.Parameter.empty
             had = settings.get(key, "(none)")
-            has = wanted[key] if key in wanted else getattr(defaults.get(key), "default", missing)
-            has = "(none)" if has is missing else has
+            has = wanted[key] if key in wanted else defaults.get(key, "(none)")
             if _plain(had) != _plain(has):
                 differences.append(f"{group}.{key}={_show(had)}, this config has {_show(has)}")
     if differences:

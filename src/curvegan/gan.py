@@ -11,7 +11,6 @@ from __future__ import annotations
 import copy
 import logging
 from collections.abc import Iterator, Sequence
-from functools import partial
 
 import lightning as L
 import torch
@@ -64,6 +63,7 @@ class CurveGAN(L.LightningModule):
         lr_decay: bool = False,
         g_ema: float | None = None,
         objective: dict | None = None,
+        pack: int = 1,
         preview_curves: int = 48,
         log_every_n_updates: int = 50,
         seed: int = 0,
@@ -93,8 +93,13 @@ class CurveGAN(L.LightningModule):
         return self.hparams.latent_dim
 
     @property
-    def discriminator_inputs(self) -> int:
+    def curve_features(self) -> int:
+        """What D reads of one curve: its points (a variant adds what it is conditioned on)."""
         return self.hparams.num_points
+
+    @property
+    def discriminator_inputs(self) -> int:
+        return self.curve_features * self.hparams.pack
 
     @property
     def discriminator_outputs(self) -> int:
@@ -138,12 +143,27 @@ class CurveGAN(L.LightningModule):
         (curves [members, n, points], what D is told about them, the latent codes Q should recover)."""
         return self.generator(self.noise(real_a.shape[1])), None, None
 
-    def scores(self, curves: Tensor, condition: Tensor | None) -> tuple[Tensor, Tensor | None]:
-        """D's logits [members, n, 1] for curves [members, n, points], and Q's code estimates (or None)."""
-        return self.discriminator(curves), None
+    def d_input(self, curves: Tensor, condition: Tensor | None) -> Tensor:
+        """What D reads of each curve [members, n, points]: [members, n, curve_features]."""
+        return curves
 
-    def critic(self, curves: Tensor, condition: Tensor | None) -> Tensor:
-        return self.scores(curves, condition)[0]
+    def split(self, out: Tensor) -> tuple[Tensor, Tensor | None]:
+        """D's outputs [members, n / pack, outputs] as (logits [members, n / pack, 1], code estimates or None)."""
+        return out, None
+
+    def packed(self, features: Tensor) -> Tensor:
+        """PacGAN (Lin et al., 2018): D scores `pack` curves at once, concatenated: [members, n, f] →
+        [members, n / pack, pack · f]. Seeing several samples together lets D notice a lack of variety."""
+        members, n, f = features.shape
+        return features.reshape(members, n // self.hparams.pack, self.hparams.pack * f)
+
+    def scores(self, curves: Tensor, condition: Tensor | None) -> tuple[Tensor, Tensor | None]:
+        """D's logits [members, n / pack, 1] for curves [members, n, points], and Q's code estimates (or None)."""
+        return self.split(self.discriminator(self.packed(self.d_input(curves, condition))))
+
+    def critic(self, packed: Tensor) -> Tensor:
+        """D's logits for inputs already as D reads them (packed): what a gradient penalty differentiates."""
+        return self.split(self.discriminator(packed))[0]
 
     def info_loss(self, estimate: Tensor | None, code: Tensor | None) -> Tensor | None:
         """A per-member loss for recovering latent codes (InfoGAN); None for a plain GAN."""
@@ -283,8 +303,10 @@ class CurveGAN(L.LightningModule):
             real_out, _ = self.scores(real, real_a)
             fake_out, estimate = self.scores(fake.detach(), condition)
             d_loss = objective.d_loss(real_out, fake_out)
-            critic = partial(self.critic, condition=condition)  # D's logits alone, for a penalty
-            extra = [objective.penalty(critic, real, fake.detach(), self.uniform), self.info_loss(estimate, code)]
+            extra = [self.info_loss(estimate, code)]
+            if objective.penalized:
+                real_in, fake_in = (self.packed(self.d_input(c, a)) for c, a in ((real, real_a), (fake, condition)))
+                extra.append(objective.penalty(self.critic, real_in, fake_in.detach(), self.uniform))
             self.step(d_opt, sum((e for e in extra if e is not None), d_loss))
 
         # This backward also fills D's gradients; the next D update clears them before its own.

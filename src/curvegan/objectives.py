@@ -32,6 +32,8 @@ def bce(logits: Tensor, label: float) -> Tensor:
 class NonSaturatingBCE:
     """Goodfellow et al.'s GAN with the generator's fakes labelled "real" (the seed's objective)."""
 
+    penalized = False  # whether D's loss has a `penalty` term
+
     def d_loss(self, real: Tensor, fake: Tensor) -> Tensor:
         return bce(real, 1.0) + bce(fake, 0.0)
 
@@ -41,7 +43,8 @@ class NonSaturatingBCE:
     def penalty(
         self, critic: Callable[[Tensor], Tensor], real: Tensor, fake: Tensor, uniform: Callable[..., Tensor]
     ) -> Tensor | None:
-        """A term added to D's loss, per member; `uniform(*shape)` draws from the run's random stream."""
+        """A term added to D's loss, per member, from D's inputs (packed, as D reads them) and `critic`, D's
+        logits for such inputs; `uniform(*shape)` draws from the run's random stream."""
         return None
 
 
@@ -75,6 +78,8 @@ class Hinge(NonSaturatingBCE):
 class WassersteinGP(NonSaturatingBCE):
     """WGAN-GP (Gulrajani et al., 2017): a critic's score gap, with its gradient norm pushed to 1 between
     real and fake curves. Its config also sets several critic steps per G update and Adam betas (0, 0.9)."""
+
+    penalized = True
 
     def __init__(self, gp_weight: float = 10.0):
         if not (isinstance(gp_weight, int | float) and math.isfinite(gp_weight) and gp_weight >= 0):

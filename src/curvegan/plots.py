@@ -161,3 +161,29 @@ def latent_walk_figure(
         bar.ax.set_yticklabels(["low", "high"])
         fig.suptitle("Walk: one coordinate moves, the others stay at 0")
     return fig
+
+
+def a_histogram(a: torch.Tensor, family: NormalMixture, title: str = "") -> np.ndarray:
+    """The fitted a* of generated curves against the mixture's modes (centre ± 3 mode_std shaded), as RGB: a mode
+    with no bar over its band is one the generator misses."""
+    with mpl.rc_context(FONT):
+        fig = Figure(figsize=(5.0, 3.0), dpi=DPI)
+        FigureCanvasAgg(fig)
+        ax = fig.add_subplot()
+        low, high = family.band
+        span = high - low
+        spread = 3 * family.mode_std
+        for centre in family.centres.tolist():
+            ax.axvspan(centre - spread, centre + spread, color="0.8", lw=0)
+        ax.hist(
+            a.clamp(low - 0.1 * span, high + 0.1 * span).numpy(),
+            bins=200,
+            range=(low - 0.1 * span, high + 0.1 * span),
+            color="tab:blue",
+        )
+        ax.set_xlabel("fitted a* (grey: the modes)")
+        ax.set_ylabel("curves")
+        ax.set_title(title)
+        fig.subplots_adjust(left=0.15, right=0.97, bottom=0.18, top=0.88)
+        fig.canvas.draw()
+        return np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()

@@ -45,7 +45,7 @@ class ConditionalCurveGAN(CurveGAN):
         return self.hparams.latent_dim + 1
 
     @property
-    def discriminator_inputs(self) -> int:
+    def curve_features(self) -> int:
         return self.hparams.num_points + 1
 
     def scaled(self, a: Tensor) -> Tensor:
@@ -59,8 +59,8 @@ class ConditionalCurveGAN(CurveGAN):
     def fake_batch(self, real_a: Tensor):
         return self.generator(self.with_condition(self.noise(real_a.shape[1]), real_a)), real_a, None
 
-    def scores(self, curves: Tensor, condition: Tensor | None):
-        return self.discriminator(torch.cat([curves, self.scaled(condition).to(curves)], dim=-1)), None
+    def d_input(self, curves: Tensor, condition: Tensor | None) -> Tensor:
+        return torch.cat([curves, self.scaled(condition).to(curves)], dim=-1)
 
     def preview_grid(self, n: int) -> Tensor:
         low, high = self._range
@@ -123,57 +123,90 @@ class ConditionalCurveGAN(CurveGAN):
 
 
 class InfoCurveGAN(CurveGAN):
-    """InfoGAN (Chen et al., 2016): `codes` continuous codes c ~ U(-1, 1) beside the noise, and a Q head that
-    shares D's body (D's last layer has 1 + codes outputs) and estimates c from a curve. The information loss,
-    weighted by `info_weight` (λ), is the squared error of the estimate: the log-likelihood of c under a
-    Gaussian of fixed variance. D's step trains Q on detached fakes; G's step makes c recoverable."""
+    """InfoGAN (Chen et al., 2016): latent codes beside the noise, and a Q head that shares D's body (D's last
+    layer has its outputs too) and estimates them from a curve. `codes` continuous codes c ~ U(-1, 1), whose
+    information loss is the squared error of the estimate (the log-likelihood under a Gaussian of fixed
+    variance); and, with `categories` > 0, one categorical code (one-hot, uniform over the categories), whose
+    loss is Q's cross-entropy. Both are weighted by `info_weight` (λ). D's step trains Q on detached fakes;
+    G's step makes the codes recoverable."""
 
-    def __init__(self, *args, codes: int = 1, info_weight: float = 1.0, **kwargs):
-        self._codes = codes
+    def __init__(self, *args, codes: int = 1, categories: int = 0, info_weight: float = 1.0, **kwargs):
+        self._codes, self._categories = codes, categories
         super().__init__(*args, **kwargs)
 
     @property
+    def code_size(self) -> int:
+        return self._codes + self._categories
+
+    @property
     def generator_inputs(self) -> int:
-        return self.hparams.latent_dim + self._codes
+        return self.hparams.latent_dim + self.code_size
 
     @property
     def discriminator_outputs(self) -> int:
-        return 1 + self._codes
+        return 1 + self.code_size * self.hparams.pack  # with packing, estimates for each curve of the pack
+
+    def with_codes(self, z: Tensor, continuous: Tensor, category: Tensor | None) -> Tensor:
+        """Generator inputs: the noise, the continuous codes, the category one-hot."""
+        parts = [z, continuous]
+        if self._categories:
+            parts.append(torch.nn.functional.one_hot(category, self._categories).to(z))
+        return torch.cat(parts, dim=-1)
 
     def fake_batch(self, real_a: Tensor):
         n = real_a.shape[1]
-        code = self.draw((self.members, n, self._codes), uniform=True) * 2 - 1
-        return self.generator(torch.cat([self.noise(n), code], dim=-1)), None, code
+        z = self.noise(n)
+        continuous = self.draw((self.members, n, self._codes), uniform=True) * 2 - 1
+        category = None
+        if self._categories:
+            category = (self.draw((self.members, n), uniform=True) * self._categories).long()
+        inputs = self.with_codes(z, continuous, category)
+        return self.generator(inputs), None, inputs[..., self.hparams.latent_dim :]
 
-    def scores(self, curves: Tensor, condition: Tensor | None):
-        out = self.discriminator(curves)
-        return out[..., :1], out[..., 1:]
+    def split(self, out: Tensor):
+        members, packs, _ = out.shape
+        return out[..., :1], out[..., 1:].reshape(members, packs * self.hparams.pack, self.code_size)
 
     def info_loss(self, estimate: Tensor | None, code: Tensor | None) -> Tensor | None:
-        return self.hparams.info_weight * member_mean((estimate - code) ** 2)
+        codes = self._codes
+        loss = member_mean((estimate[..., :codes] - code[..., :codes]) ** 2) if codes else 0
+        if self._categories:
+            logits, target = estimate[..., codes:], code[..., codes:].argmax(dim=-1)
+            entropy = torch.nn.functional.cross_entropy(logits.flatten(0, 1), target.flatten(), reduction="none")
+            loss = loss + member_mean(entropy.view(target.shape))
+        return self.hparams.info_weight * loss
 
-    def preview_codes(self, n: int) -> Tensor:
-        """The first code over [-1, 1] (a low-discrepancy sequence: any first k spread over it), the others 0."""
-        codes = torch.zeros(n, self._codes)
-        codes[:, 0] = (torch.arange(n) * GOLDEN) % 1 * 2 - 1
-        return codes
+    def preview_codes(self, n: int) -> tuple[Tensor, Tensor]:
+        """The first continuous code over [-1, 1] (a low-discrepancy sequence: any first k spread over it), the
+        others 0; the categories in turn."""
+        continuous = torch.zeros(n, self._codes)
+        if self._codes:
+            continuous[:, 0] = (torch.arange(n) * GOLDEN) % 1 * 2 - 1
+        return continuous, torch.arange(n) % max(self._categories, 1)
 
     def preview_inputs(self, n: int, rng: torch.Generator) -> Tensor:
-        """A code walk: the noise at 0, the first code moving."""
-        return torch.cat([torch.zeros(n, self.hparams.latent_dim), self.preview_codes(n)], dim=-1)
+        """A walk of the first code (or the categories in turn), the noise at 0."""
+        return self.with_codes(torch.zeros(n, self.hparams.latent_dim), *self.preview_codes(n))
 
     def preview_style(self, datamodule, n: int):
-        return colours(self.preview_codes(n)[:, 0], -1.0, 1.0), None, "code c[0] from -1 (purple) to 1 (yellow)"
+        continuous, category = self.preview_codes(n)
+        if self._codes:
+            return colours(continuous[:, 0], -1.0, 1.0), None, "code c[0] from -1 (purple) to 1 (yellow)"
+        cmap = mpl.colormaps["tab10"]
+        return [cmap(k % 10) for k in category.tolist()], None, "one colour per category"
 
     def evaluation_inputs(self, n: int, seed: int, family: Family):
         rng = torch.Generator().manual_seed(seed)
         z = self.latent_from((n, self.hparams.latent_dim), self.drawing_from(rng))
-        code = torch.rand((n, self._codes), generator=rng) * 2 - 1
-        return torch.cat([z, code], dim=-1), {"code": code}
+        continuous = torch.rand((n, self._codes), generator=rng) * 2 - 1
+        category = (torch.rand(n, generator=rng) * self._categories).long() if self._categories else None
+        return self.with_codes(z, continuous, category), {"code": continuous}
 
     def variant_quality(self, curves, x, family, known, members):
-        """code_corr: the absolute Spearman rank correlation between a code and the fitted a* of the curves,
-        the largest over the codes."""
+        """code_corr: the absolute Spearman rank correlation between a continuous code and the fitted a* of the
+        curves, the largest over the codes (none without continuous codes)."""
+        if not self._codes:
+            return {}
         a_rank = ranks(fit_a(curves, x))  # [m, n]
         code_rank = ranks(known["code"].T.to(curves))  # [codes, n]
         a_rank = (a_rank - a_rank.mean(dim=-1, keepdim=True)) / a_rank.std(dim=-1, keepdim=True)
@@ -186,21 +219,24 @@ class InfoCurveGAN(CurveGAN):
             raise ValueError(f"a={a}: this checkpoint is not conditional; model=cgan draws curves for a given a")
         inputs = self.evaluation_inputs(n, seed, family)[0]
         if code is not None:
+            if not self._codes:
+                raise ValueError(f"code={code}: this checkpoint has no continuous code (model.codes=0)")
             if not -1 <= code <= 1:
                 raise ValueError(f"code={code}: must be within [-1, 1], the range the code was trained on")
-            inputs[:, self.hparams.latent_dim :] = code
+            dims = self.hparams.latent_dim
+            inputs[:, dims : dims + self._codes] = code
         return inputs
 
     def walk(self, steps: int = 9):
-        """The codes first, each over [-1, 1], then each noise coordinate (codes at 0)."""
+        """The continuous codes first, each over [-1, 1], then each noise coordinate (codes at 0, category 0)."""
         dims, codes = self.hparams.latent_dim, self._codes
         span = 1.0 if self.hparams.latent == "uniform" else 2.5
         rows, values, labels = [], [], []
         for d in range(codes + dims):
-            inputs = torch.zeros(steps, dims + codes)
+            z, continuous = torch.zeros(steps, dims), torch.zeros(steps, codes)
             moving = torch.linspace(-1, 1, steps) if d < codes else torch.linspace(-span, span, steps)
-            inputs[:, dims + d if d < codes else d - codes] = moving
-            rows.append(inputs)
+            (continuous[:, d] if d < codes else z[:, d - codes]).copy_(moving)
+            rows.append(self.with_codes(z, continuous, torch.zeros(steps, dtype=torch.long)))
             values.append(moving)
             labels.append(f"c[{d}]" if d < codes else f"z[{d - codes}]")
         curves = self.generate(torch.cat(rows))[0].reshape(codes + dims, steps, -1).cpu()
