@@ -8,7 +8,7 @@ TORCH ?= torch==2.13.0
 TORCH_INDEX ?=
 ARGS ?=
 
-.PHONY: help install install-gpu train test test-all bench compare tensorboard lint format clean
+.PHONY: help install install-gpu train test test-all bench compare modes tensorboard lint format clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -34,17 +34,29 @@ test: install ## the test suite (fast tests; a few minutes on 2 CPU cores)
 test-all: install ## every test, the slow ones included
 	$(PY) -m pytest -q -m ""
 
-bench: install ## speed table: plain PyTorch loop vs curvegan's training path
+bench: install ## speed tables: the plain loop vs one run, and ensembles of 1 to 1024 GANs (about 20 minutes)
 	$(PY) benchmarks/speed.py $(ARGS)
+	$(PY) benchmarks/ensemble.py --pairs 3 --joblib 8
 
-compare: install ## every objective and experiment=best over 5 seeds -> docs/compare.md, docs/compare.png
+# Each setting's seeds train as one ensemble (ensemble.size), two settings at a time on the joblib launcher.
+SEARCH := logger=none callbacks.curves.gif_path=null cpu_threads=1 hydra/launcher=joblib
+
+compare: install ## every objective over 5 seeds, experiment=best over 64 -> docs/compare.md, docs/compare.png
 	rm -rf multirun/compare
-	$(PY) -m curvegan.train -m hydra/launcher=joblib objective=bce,minimax,lsgan,hinge,wgan_gp seed=0,1,2,3,4 \
-	  logger=none callbacks.curves.gif_path=null hydra.sweep.dir=multirun/compare/objectives
-	$(PY) -m curvegan.train -m hydra/launcher=joblib experiment=best seed=0,1,2,3,4 \
-	  logger=none callbacks.curves.gif_path=null hydra.sweep.dir=multirun/compare/best
+	$(PY) -m curvegan.train -m $(SEARCH) objective=bce,minimax,lsgan,hinge,wgan_gp ensemble.size=5 \
+	  hydra.sweep.dir=multirun/compare/objectives
+	$(PY) -m curvegan.train -m $(SEARCH) experiment=best ensemble.size=64 hydra.sweep.dir=multirun/compare/best
 	$(PY) -m curvegan.report multirun/compare --out multirun/compare > docs/compare.md
 	cp multirun/compare/report.png docs/compare.png
+
+modes: install ## the mode-collapse test bed: objectives × pack 1, 2, 4 over 8 seeds, modes_best over 32 -> docs/modes.md
+	rm -rf multirun/modes
+	$(PY) -m curvegan.train -m $(SEARCH) data=modes objective=bce,minimax,lsgan,hinge,wgan_gp model.pack=1,2,4 \
+	  ensemble.size=8 hydra.sweep.dir=multirun/modes/grid
+	$(PY) -m curvegan.train -m $(SEARCH) experiment=modes_best ensemble.size=32 hydra.sweep.dir=multirun/modes/best
+	$(PY) -m curvegan.report multirun/modes --out multirun/modes --metrics modes_captured,hq_fraction,mode_kl \
+	  > docs/modes.md
+	cp multirun/modes/report.png docs/modes.png
 
 tensorboard: install ## TensorBoard over every run and sweep
 	$(VENV)/bin/tensorboard --logdir_spec outputs:outputs,multirun:multirun

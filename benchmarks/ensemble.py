@@ -13,25 +13,21 @@ medians over `--pairs` runs, interleaved so that a noisy machine spreads its noi
 - `--baseline REV`: also the default run of the code at git revision REV (checked out into a temporary
   worktree), interleaved with `ensemble.size=1`: the cost of the ensemble code path for a single run.
 - `--joblib N`: N seeds of the default run as N separate processes on Hydra's joblib launcher (one job per
-  core), the way seeds were run before ensembles; its time is scaled to the largest size (N runs × largest/N).
+  core), the way seeds were run before ensembles; its time is scaled to each size of at least N (× K/N).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from speed import run  # noqa: E402  (a whole process, with its peak memory)
-
-ROOT = Path(__file__).resolve().parents[1]
+from speed import baseline_env, remove_baseline, run  # noqa: E402  (a whole process, with its peak memory)
 
 
 def training(k: int, epochs: int, args, run_dir: Path, env: dict | None = None) -> dict:
@@ -42,15 +38,6 @@ def training(k: int, epochs: int, args, run_dir: Path, env: dict | None = None) 
     result = run(argv, module=True, env=env)
     metrics = json.loads((run_dir / "metrics.json").read_text())
     return {**result, "train_s": metrics["seconds"], "updates": metrics["steps"] * metrics.get("ensemble_size", 1)}
-
-
-def baseline_env(rev: str, tmp: Path) -> dict:
-    """The environment that runs the code of git revision `rev` instead of this checkout's."""
-    worktree = tmp / f"baseline-{rev}"
-    subprocess.run(
-        ["git", "-C", str(ROOT), "worktree", "add", "--detach", str(worktree), rev], check=True, capture_output=True
-    )
-    return {**os.environ, "PYTHONPATH": str(worktree / "src")}
 
 
 def joblib_seeds(n: int, epochs: int, args, sweep_dir: Path) -> float:
@@ -119,19 +106,17 @@ def main() -> None:
             f"{'–' if gpu is None else f'{gpu:,.0f}'} |"
         )
     if args.joblib:
-        largest = max(sizes)
         seconds = joblib_seeds(args.joblib, args.epochs, args, tmp / "joblib")
-        scaled = seconds * largest / args.joblib
-        ensemble = median(results[f"ensemble.size={largest}"], "wall")
-        print(
-            f"\njoblib launcher, {args.joblib} seeds as separate processes: {seconds:.1f} s; scaled to {largest}"
-            f" seeds: {scaled:.0f} s, {scaled / ensemble:.1f}× the time of ensemble.size={largest} ({ensemble:.1f} s)"
-        )
+        print(f"\njoblib launcher, {args.joblib} seeds as separate processes (one job per core): {seconds:.1f} s")
+        for k in [k for k in sizes if k >= args.joblib]:
+            scaled = seconds * k / args.joblib
+            ensemble = median(results[f"ensemble.size={k}"], "wall")
+            print(
+                f"- {k} seeds: {scaled:.0f} s scaled from those {args.joblib}, against ensemble.size={k}'s"
+                f" {ensemble:.1f} s: {scaled / ensemble:.1f}× as long"
+            )
     if env is not None:
-        subprocess.run(
-            ["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tmp / f"baseline-{args.baseline}")],
-            capture_output=True,
-        )
+        remove_baseline(args.baseline, tmp)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,8 @@ times; the table shows medians. Rows:
 - curvegan: `python -m curvegan.train` with the default config (TensorBoard, a figure and quality metrics
   per epoch, checkpoints, the GIF), for the same number of G updates
 - curvegan, bare: the same with no logger and no callbacks
+- curvegan, start-up: a bare run of one G update, so its wall time is the process's start (imports, Hydra,
+  validation, Lightning's set-up) up to the first G update, plus that update and the exit
 The ratio is wall time over the 1-thread plain loop's (the fair floor: same threads).
 """
 
@@ -52,11 +54,31 @@ def run(argv: list[str], module: bool, env: dict | None = None) -> dict:
     return {"wall": wall, **peak, "stdout": done.stdout}
 
 
+def baseline_env(rev: str, tmp: Path) -> dict:
+    """The environment that runs the code of git revision `rev` (checked out into a temporary worktree)."""
+    import os
+
+    worktree = tmp / f"baseline-{rev}"
+    root = HERE.parent
+    subprocess.run(
+        ["git", "-C", str(root), "worktree", "add", "--detach", str(worktree), rev], check=True, capture_output=True
+    )
+    return {**os.environ, "PYTHONPATH": str(worktree / "src")}
+
+
+def remove_baseline(rev: str, tmp: Path) -> None:
+    subprocess.run(
+        ["git", "-C", str(HERE.parent), "worktree", "remove", "--force", str(tmp / f"baseline-{rev}")],
+        capture_output=True,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--accelerator", choices=["cpu", "gpu"], default="cpu")
     parser.add_argument("--pairs", type=int, default=3, help="interleaved repetitions (medians are shown)")
     parser.add_argument("--updates", type=int, default=6000, help="G updates; a multiple of 300 (one epoch)")
+    parser.add_argument("--baseline", help="a git revision whose default run and start-up to time as well")
     args = parser.parse_args()
     epochs = max(1, args.updates // 300)
     updates = epochs * 300
@@ -64,28 +86,32 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="curvegan-bench-"))
     plain = [str(HERE / "plain_loop.py"), "--updates", str(updates), "--accelerator", args.accelerator]
     train = ["curvegan.train", f"trainer.accelerator={args.accelerator}", f"trainer.max_epochs={epochs}"]
+    bare = ["logger=none", "~callbacks", "trainer.enable_checkpointing=false", "trainer.enable_progress_bar=false"]
+    one_update = ["trainer.max_epochs=1", "data.batches_per_epoch=1", "data.batches_per_step=1"]
     rows = {
         "plain loop": (plain + ["--threads", "0"], False),
         "plain loop, 1 thread": (plain + ["--threads", "1"], False),
         "curvegan": (train, True),
-        "curvegan, bare": (
-            train
-            + ["logger=none", "~callbacks", "trainer.enable_checkpointing=false", "trainer.enable_progress_bar=false"],
-            True,
-        ),
+        "curvegan, bare": (train + bare, True),
+        "curvegan, start-up (one G update)": (train + bare + one_update + ["evaluation.num_samples=2"], True),
     }
+    env = baseline_env(args.baseline, tmp) if args.baseline else None
+    if env is not None:
+        rows[f"curvegan at {args.baseline}"] = (train, True)
+        rows[f"start-up at {args.baseline}"] = (train + bare + one_update + ["evaluation.num_samples=2"], True)
     results: dict[str, list[dict]] = {name: [] for name in rows}
     for i in range(args.pairs):
         for name, (argv, module) in rows.items():
             if module:
                 run_dir = tmp / f"{name.replace(', ', '-')}-{i}"
                 argv = argv + [f"hydra.run.dir={run_dir}"]
-            result = run(argv, module)
+            result = run(argv, module, env if name.endswith(f"at {args.baseline}") else None)
             if module:
                 metrics = json.loads((run_dir / "metrics.json").read_text())
-                result["train_s"] = metrics["seconds"]
+                result["train_s"], result["updates"] = metrics["seconds"], metrics["steps"]
             else:
                 result["train_s"] = json.loads(result["stdout"].strip().splitlines()[-1])["seconds"]
+                result["updates"] = updates
             results[name].append(result)
             print(f"  pair {i + 1}/{args.pairs} {name}: {result['wall']:.1f} s", file=sys.stderr)
 
@@ -97,11 +123,13 @@ def main() -> None:
     print("| --- | --- | --- | --- | --- | --- |")
     for name, rs in results.items():
         wall = statistics.median(r["wall"] for r in rs)
-        rate = updates / statistics.median(r["train_s"] for r in rs)
+        rate = statistics.median(r["updates"] for r in rs) / statistics.median(r["train_s"] for r in rs)
         rss = statistics.median(r["rss_mb"] for r in rs)
         gpu = rs[0]["gpu_mb"]
         gpu_text = f"{gpu:.0f}" if gpu is not None else "–"
         print(f"| {name} | {rate:.0f} | {wall:.1f} | {rss:.0f} | {gpu_text} | {wall / floor:.2f} |")
+    if env is not None:
+        remove_baseline(args.baseline, tmp)
 
 
 if __name__ == "__main__":

@@ -68,3 +68,17 @@ def test_experiment_best_stays_within_6000_g_updates(tiny_config):
     assert best.model.objective.name == "lsgan" and best.model.latent == "uniform"
     metrics = train(tiny_config("experiment=best", "logger=none", "trainer.max_epochs=1"))
     assert metrics["steps"] == 20
+
+
+def test_r1_penalises_the_gradient_at_real_curves_per_member():
+    objective = make_objective("bce", r1=2.0)
+    real, fake = torch.randn(2, 16, 4), torch.randn(2, 16, 4)
+    slopes = torch.tensor([[1.0, 0.0, 0.0, 0.0], [3.0, 4.0, 0.0, 0.0]])  # gradient norms 1 and 5
+
+    def critic(curves):
+        return (curves * slopes[:, None]).sum(dim=-1, keepdim=True)
+
+    penalty = objective.penalty(critic, real, fake, lambda *shape: torch.rand(shape))
+    assert penalty.tolist() == pytest.approx([2.0 / 2 * 1, 2.0 / 2 * 25])
+    assert make_objective("bce").penalty(critic, real, fake, None) is None  # off by default
+    assert objective.penalized and not make_objective("lsgan").penalized

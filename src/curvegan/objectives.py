@@ -29,10 +29,35 @@ def bce(logits: Tensor, label: float) -> Tensor:
     return member_mean(F.binary_cross_entropy_with_logits(logits, target, reduction="none"))
 
 
-class NonSaturatingBCE:
-    """Goodfellow et al.'s GAN with the generator's fakes labelled "real" (the seed's objective)."""
+def weight(key: str, value) -> float:
+    """A penalty's weight: a finite number ≥ 0."""
+    if not (isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value) and value >= 0):
+        raise ValueError(f"objective.{key}={value}: must be a finite number ≥ 0")
+    return float(value)
 
-    penalized = False  # whether D's loss has a `penalty` term
+
+def gradient(critic: Callable[[Tensor], Tensor], inputs: Tensor) -> Tensor:
+    """D's gradient at each input [members, n, f], kept in the graph so that a penalty on it trains D. Each
+    member's scores depend only on its own inputs, so this one gradient holds every member's own."""
+    inputs = inputs.detach().requires_grad_(True)
+    (grad,) = torch.autograd.grad(critic(inputs).sum(), inputs, create_graph=True)
+    return grad
+
+
+class NonSaturatingBCE:
+    """Goodfellow et al.'s GAN with the generator's fakes labelled "real" (the seed's objective).
+
+    Every objective takes `r1`: the R1 penalty (Mescheder et al., 2018), r1/2 · E‖∇D(real)‖², which keeps D
+    from rising steeply around the real curves; 0 (the default) turns it off.
+    """
+
+    def __init__(self, r1: float = 0.0):
+        self.r1 = weight("r1", r1)
+
+    @property
+    def penalized(self) -> bool:
+        """Whether D's loss has a `penalty` term."""
+        return self.r1 > 0
 
     def d_loss(self, real: Tensor, fake: Tensor) -> Tensor:
         return bce(real, 1.0) + bce(fake, 0.0)
@@ -45,7 +70,7 @@ class NonSaturatingBCE:
     ) -> Tensor | None:
         """A term added to D's loss, per member, from D's inputs (packed, as D reads them) and `critic`, D's
         logits for such inputs; `uniform(*shape)` draws from the run's random stream."""
-        return None
+        return self.r1 / 2 * member_mean(gradient(critic, real).pow(2).sum(dim=-1)) if self.r1 else None
 
 
 class Minimax(NonSaturatingBCE):
@@ -79,12 +104,13 @@ class WassersteinGP(NonSaturatingBCE):
     """WGAN-GP (Gulrajani et al., 2017): a critic's score gap, with its gradient norm pushed to 1 between
     real and fake curves. Its config also sets several critic steps per G update and Adam betas (0, 0.9)."""
 
-    penalized = True
+    def __init__(self, gp_weight: float = 10.0, r1: float = 0.0):
+        super().__init__(r1)
+        self.gp_weight = weight("gp_weight", gp_weight)
 
-    def __init__(self, gp_weight: float = 10.0):
-        if not (isinstance(gp_weight, int | float) and math.isfinite(gp_weight) and gp_weight >= 0):
-            raise ValueError(f"objective.gp_weight={gp_weight}: must be a finite number ≥ 0")
-        self.gp_weight = gp_weight
+    @property
+    def penalized(self) -> bool:
+        return True
 
     def d_loss(self, real: Tensor, fake: Tensor) -> Tensor:
         return member_mean(fake) - member_mean(real)
@@ -94,10 +120,10 @@ class WassersteinGP(NonSaturatingBCE):
 
     def penalty(self, critic, real: Tensor, fake: Tensor, uniform) -> Tensor:
         mix = uniform(*real.shape[:-1], 1)  # [members, n, 1]
-        between = (mix * real + (1 - mix) * fake).requires_grad_(True)
-        # Each member's scores depend only on its own inputs, so this one gradient holds every member's own.
-        (grad,) = torch.autograd.grad(critic(between).sum(), between, create_graph=True)
-        return self.gp_weight * member_mean((grad.norm(dim=-1) - 1) ** 2)
+        grad = gradient(critic, mix * real + (1 - mix) * fake)
+        penalty = self.gp_weight * member_mean((grad.norm(dim=-1) - 1) ** 2)
+        r1 = super().penalty(critic, real, fake, uniform)
+        return penalty if r1 is None else penalty + r1
 
 
 OBJECTIVES = {

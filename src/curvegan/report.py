@@ -138,25 +138,35 @@ def member_table(rows: list[dict]) -> tuple[list[str], list[list]]:
     return header, [[r.get(k) for k in header] for r in rows]
 
 
-def strip_figure(rows: list[dict], header: list[str], table: list[list], path: Path) -> None:
-    """Each setting's members as dots, for shape_rmse and a_w1 (log scale), with the median (bar) and the 90th
-    percentile (tick) of each: the whole distribution at a glance, best setting on top."""
+LOG_SCALE = {"shape_rmse", "a_w1", "a_rmse", "mode_kl", "objective"}  # spread over decades
+
+
+def strip_figure(rows: list[dict], table: list[list], metrics: list[str], path: Path) -> None:
+    """Each setting's members as dots, one panel per metric, with the median (black bar) and the 90th percentile
+    towards worse (red tick) of each: the whole distribution at a glance, best setting on top."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
     settings = [line[0] for line in table]
-    fig = Figure(figsize=(12, 1.2 + 0.45 * len(settings)), dpi=100)
+    fig = Figure(figsize=(6 * len(metrics), 1.4 + 0.45 * len(settings)), dpi=100)
     FigureCanvasAgg(fig)
-    axes = fig.subplots(1, 2, sharey=True)
-    for ax, metric in zip(axes, ("shape_rmse", "a_w1"), strict=True):
+    axes = fig.subplots(1, len(metrics), sharey=True, squeeze=False)[0]
+    for ax, metric in zip(axes, metrics, strict=True):
+        largest = WORST_IS_LARGEST.get(metric, True)
         for y, setting in enumerate(settings):
             values = [r[metric] for r in rows if r["setting"] == setting and not r.get("diverged")]
+            values = [v for v in values if v is not None and math.isfinite(v)]
+            if not values:
+                continue
             jitter = [((i * 0.618) % 1 - 0.5) * 0.5 for i in range(len(values))]
             ax.scatter(values, [y + j for j in jitter], s=9, alpha=0.6, color="tab:blue", lw=0)
             ax.plot([percentile(values, 50)] * 2, [y - 0.35, y + 0.35], color="black", lw=2)
-            ax.plot([percentile(values, 90)] * 2, [y - 0.25, y + 0.25], color="tab:red", lw=1.5)
-        ax.set_xscale("log")
-        ax.set_title(f"{metric} per member (black: median, red: 90th percentile)", fontsize="medium")
+            tail = percentile(values, 90) if largest else -percentile([-v for v in values], 90)
+            ax.plot([tail] * 2, [y - 0.25, y + 0.25], color="tab:red", lw=1.5)
+        if metric in LOG_SCALE:
+            ax.set_xscale("log")
+        tail = "90th" if largest else "10th"
+        ax.set_title(f"{metric} per member (black: median, red: {tail} percentile)", fontsize="medium")
         ax.grid(alpha=0.3, axis="x")
     axes[0].set_yticks(range(len(settings)), [s if len(s) < 60 else s[:57] + "…" for s in settings])
     axes[0].invert_yaxis()
@@ -197,6 +207,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m curvegan.report", description=__doc__.splitlines()[0])
     parser.add_argument("sweep_dir", type=Path, help="a Hydra multirun dir (multirun/DATE/TIME), or a run dir")
     parser.add_argument("--out", type=Path, help="where report.csv and the figures go (default: the sweep dir)")
+    parser.add_argument("--metrics", default="shape_rmse,a_w1", help="the metrics report.png shows, comma-separated")
     args = parser.parse_args(argv)
     if not args.sweep_dir.is_dir():
         sys.exit(f"curvegan.report: {args.sweep_dir}: no such directory")
@@ -207,6 +218,10 @@ def main(argv: list[str] | None = None) -> None:
     out.mkdir(parents=True, exist_ok=True)
 
     rows = member_rows(jobs)
+    known = sorted({k for row in rows for k in row} & {*MEMBER_METRICS, *EXTRA_METRICS})
+    for metric in args.metrics.split(","):
+        if metric not in known:
+            sys.exit(f"curvegan.report: --metrics {metric}: not a metric of these runs (one of {', '.join(known)})")
     header, table = summary_table(rows)
     print(f"## {len(jobs)} finished jobs, {len(rows)} members in {args.sweep_dir}\n")
     varying = varying_keys(jobs)
@@ -222,7 +237,7 @@ def main(argv: list[str] | None = None) -> None:
     print(markdown(member_header, member_lines))
     if unfinished:
         print(f"\n{len(unfinished)} unfinished: {', '.join(str(p.relative_to(args.sweep_dir)) for p in unfinished)}")
-    strip_figure(rows, header, table, out / "report.png")
+    strip_figure(rows, table, args.metrics.split(","), out / "report.png")
     history_figure(jobs, out / "report_history.png")
     print(f"wrote {out / 'report.csv'}, {out / 'report.png'} and {out / 'report_history.png'}", file=sys.stderr)
 
