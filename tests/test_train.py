@@ -64,6 +64,9 @@ def test_an_ensemble_run_reports_every_member_and_their_median_and_worst(tiny_co
     written = json.loads((tmp_path / "metrics.json").read_text(), parse_constant=pytest.fail)  # strict JSON
     members = written["members"]
     assert [m["member"] for m in members] == [0, 1, 2] and not any(m["diverged"] for m in members)
+    # a collapse: a* spread less than 87% of the family's (a_std < 0.25 for U(1, 2))
+    assert [m["collapsed"] for m in members] == [m["a_std"] < 0.25 for m in members]
+    assert written["collapsed"] == sum(m["collapsed"] for m in members)
     for key in ("shape_rmse", "a_w1", "a_std", "objective"):
         assert written[key] == pytest.approx(sorted(m[key] for m in members)[1])  # the median of three
     assert written["worst"]["a_w1"] == pytest.approx(max(m["a_w1"] for m in members))

@@ -6,6 +6,7 @@ Each curve y is least-squares fitted by a*·b − 1 with b = x² + 1 (every real
   family is covered (a generator collapsed onto the middle curve scores 0.25 for U(1, 2)).
 - a_std: the spread of a* (U(1, 2) has 1/√12 ≈ 0.2887).
 - objective: shape_rmse + a_w1, what sweeps minimise.
+- collapsed (per member, in metrics.json): a_std below COLLAPSED_BELOW of the data's own spread.
 For a mixture of modes (data=modes), also, as in VEEGAN and PacGAN:
 - hq_fraction: the share of curves whose a* lies within 3·mode_std of its nearest centre and whose own fit
   RMSE is at most 0.05 ("high quality");
@@ -24,6 +25,9 @@ import torch
 from curvegan.families import Family, NormalMixture
 
 HQ_RESIDUAL = 0.05  # a high-quality curve is at most this far (RMSE) from the nearest real curve
+# A member has collapsed when its curves spread a* less than this share of the data's own spread: for U(1, 2)
+# that is a_std < 0.25 against the family's 0.289, a generator covering about 87% of the family.
+COLLAPSED_BELOW = 0.866
 
 # Which way is worse, for "worst over members": the largest value, or the smallest.
 WORST_IS_LARGEST = {"shape_rmse": True, "a_w1": True, "objective": True, "mode_kl": True, "a_rmse": True}

@@ -3,10 +3,10 @@
 Every job dir under SWEEP_DIR with a metrics.json contributes one row per ensemble member: the job's overrides
 and the member's final metrics. Jobs that differ only in `seed` are one setting, and every member of every
 seed counts towards it: the summary gives, per setting, the median, the 90th percentile and the worst of each
-metric over all its members (diverged members counted apart). Printed as markdown; every member's row also
-goes to SWEEP_DIR/report.csv. report.png shows each setting's members as dots (a strip plot) with its median
-and 90th percentile; report_history.png the median over a setting's members through training. Jobs that did
-not finish (no metrics.json) are counted and named.
+metric over all its members, and how many members diverged or collapsed (counted apart). Printed as markdown;
+every member's row also goes to SWEEP_DIR/report.csv. report.png shows each setting's members as dots (a strip
+plot) with its median and 90th percentile; report_history.png the median over a setting's members through
+training. Jobs that did not finish (no metrics.json) are counted and named.
 """
 
 from __future__ import annotations
@@ -97,7 +97,7 @@ def summary_table(rows: list[dict]) -> tuple[list[str], list[list]]:
     for row in rows:
         groups.setdefault(row["setting"], []).append(row)
     metrics = metrics_present(rows)
-    header = ["setting", "members", "diverged"]
+    header = ["setting", "members", "diverged", "collapsed"]
     for m in metrics:
         tail = "90th" if WORST_IS_LARGEST[m] else "10th"
         header += [f"{m} median", f"{m} {tail}", f"{m} worst"]
@@ -105,7 +105,8 @@ def summary_table(rows: list[dict]) -> tuple[list[str], list[list]]:
     table = []
     for setting, members in groups.items():
         kept = [r for r in members if not r.get("diverged")]
-        line = [setting, len(members), len(members) - len(kept)]
+        collapsed = sum(r["collapsed"] for r in kept) if all("collapsed" in r for r in kept) else None
+        line = [setting, len(members), len(members) - len(kept), collapsed]
         for m in metrics:
             values = [r.get(m) for r in kept]
             largest = WORST_IS_LARGEST[m]
@@ -134,7 +135,7 @@ def markdown(header: list[str], rows: list[list]) -> str:
 
 def member_table(rows: list[dict]) -> tuple[list[str], list[list]]:
     metrics = ["shape_rmse", "a_w1", "a_std", *[m for m in EXTRA_METRICS if any(m in r for r in rows)]]
-    header = ["setting", "job", "seed", "member", *metrics, "diverged"]
+    header = ["setting", "job", "seed", "member", *metrics, "collapsed", "diverged"]
     return header, [[r.get(k) for k in header] for r in rows]
 
 
@@ -208,6 +209,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("sweep_dir", type=Path, help="a Hydra multirun dir (multirun/DATE/TIME), or a run dir")
     parser.add_argument("--out", type=Path, help="where report.csv and the figures go (default: the sweep dir)")
     parser.add_argument("--metrics", default="shape_rmse,a_w1", help="the metrics report.png shows, comma-separated")
+    parser.add_argument("--summary", action="store_true", help="print only the table per setting")
     args = parser.parse_args(argv)
     if not args.sweep_dir.is_dir():
         sys.exit(f"curvegan.report: {args.sweep_dir}: no such directory")
@@ -233,8 +235,9 @@ def main(argv: list[str] | None = None) -> None:
     member_header, member_lines = member_table(rows)
     with open(out / "report.csv", "w", newline="") as f:
         csv.writer(f).writerows([member_header, *member_lines])
-    print("\n## Every member\n")
-    print(markdown(member_header, member_lines))
+    if not args.summary:
+        print("\n## Every member\n")
+        print(markdown(member_header, member_lines))
     if unfinished:
         print(f"\n{len(unfinished)} unfinished: {', '.join(str(p.relative_to(args.sweep_dir)) for p in unfinished)}")
     strip_figure(rows, table, args.metrics.split(","), out / "report.png")

@@ -71,7 +71,7 @@ def final_evaluation(model, datamodule, evaluation, samples_path: Path | None) -
     import numpy as np
     import torch
 
-    from curvegan.metrics import summarize
+    from curvegan.metrics import COLLAPSED_BELOW, summarize
 
     members, n, points = model.members, evaluation.num_samples, datamodule.hparams.num_points
     per_member: dict[str, list] = {}
@@ -96,10 +96,13 @@ def final_evaluation(model, datamodule, evaluation, samples_path: Path | None) -
         {"member": k, **{name: values[k].item() for name, values in per_member.items()}, "diverged": bool(diverged[k])}
         for k in range(members)
     ]
-    for row, at in zip(rows, model.diverged_at.tolist(), strict=True):
+    collapsed = per_member["a_std"] < COLLAPSED_BELOW * datamodule.family.std
+    for row, at, fell in zip(rows, model.diverged_at.tolist(), collapsed.tolist(), strict=True):
+        row["collapsed"] = fell
         if at >= 0:
             row["diverged_at"] = at
-    return {**summarize(per_member, ~diverged), "members": rows, "diverged": int(diverged.sum())}
+    counts = {"diverged": int(diverged.sum()), "collapsed": int((collapsed & ~diverged).sum())}
+    return {**summarize(per_member, ~diverged), "members": rows, **counts}
 
 
 def train(cfg: DictConfig) -> dict:
