@@ -46,7 +46,7 @@ compare: install ## every objective over 5 seeds, experiment=best over 64 -> doc
 	$(PY) -m curvegan.train -m $(SEARCH) objective=bce,minimax,lsgan,hinge,wgan_gp ensemble.size=5 \
 	  hydra.sweep.dir=multirun/compare/objectives
 	$(PY) -m curvegan.train -m $(SEARCH) experiment=best ensemble.size=64 hydra.sweep.dir=multirun/compare/best
-	$(PY) -m curvegan.report multirun/compare --out multirun/compare > docs/compare.md
+	$(PY) -m curvegan.report multirun/compare --out multirun/compare --summary > docs/compare.md
 	cp multirun/compare/report.png docs/compare.png
 
 modes: install ## the mode-collapse test bed: objectives × pack 1, 2, 4 over 8 seeds, modes_best over 32 -> docs/modes.md
@@ -54,7 +54,7 @@ modes: install ## the mode-collapse test bed: objectives × pack 1, 2, 4 over 8 
 	$(PY) -m curvegan.train -m $(SEARCH) data=modes objective=bce,minimax,lsgan,hinge,wgan_gp model.pack=1,2,4 \
 	  ensemble.size=8 hydra.sweep.dir=multirun/modes/grid
 	$(PY) -m curvegan.train -m $(SEARCH) experiment=modes_best ensemble.size=32 hydra.sweep.dir=multirun/modes/best
-	$(PY) -m curvegan.report multirun/modes --out multirun/modes --metrics modes_captured,hq_fraction,mode_kl \
+	$(PY) -m curvegan.report multirun/modes --out multirun/modes --metrics modes_captured,hq_fraction,mode_kl --summary \
 	  > docs/modes.md
 	cp multirun/modes/report.png docs/modes.png
 

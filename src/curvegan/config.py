@@ -67,6 +67,8 @@ class ModelSchema:
     members: int = 1
     latent_dim: int = 10
     latent: str = "normal"
+    latent_modes: int = 8
+    latent_spread: float = 0.02
     num_points: int = 16
     g_hidden: list[int] = field(default_factory=lambda: [32])
     d_hidden: list[int] = field(default_factory=lambda: [32])
@@ -268,7 +270,9 @@ RULES: dict[str, Rule] = {
     "model._target_": importable,
     "model.members": whole(1),
     "model.latent_dim": whole(1),
-    "model.latent": choice("normal", "uniform"),
+    "model.latent": choice("normal", "uniform", "mixture"),
+    "model.latent_modes": whole(2),
+    "model.latent_spread": number(above=0),
     "model.num_points": whole(3),
     "model.g_hidden": widths,
     "model.d_hidden": widths,

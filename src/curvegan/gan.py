@@ -52,6 +52,8 @@ class CurveGAN(L.LightningModule):
         members: int = 1,
         latent_dim: int = 10,
         latent: str = "normal",
+        latent_modes: int = 8,
+        latent_spread: float = 0.02,
         num_points: int = 16,
         g_hidden: Sequence[int] = (32,),
         d_hidden: Sequence[int] = (32,),
@@ -118,10 +120,21 @@ class CurveGAN(L.LightningModule):
         return torch.randn(shape, device=self.device, generator=self._noise_rng)
 
     def latent_from(self, shape: Sequence[int], draw) -> Tensor:
-        """Latent noise: standard normal, or uniform on [-1, 1] (bounded, so no curve comes from a far tail)."""
+        """Latent noise: standard normal; uniform on [-1, 1] (bounded, so no curve comes from a far tail); or, for
+        each coordinate, a mixture of `latent_modes` narrow normals (std `latent_spread`) at evenly spaced
+        centres of [-1, 1]: a prior already in separate pieces, for data in separate modes."""
         if self.hparams.latent == "uniform":
             return draw(shape, True) * 2 - 1
+        if self.hparams.latent == "mixture":
+            modes = self.hparams.latent_modes
+            which = (draw(shape, True) * modes).floor().clamp(max=modes - 1)
+            return which * (2 / (modes - 1)) - 1 + self.hparams.latent_spread * draw(shape, False)
         return draw(shape, False)
+
+    @property
+    def latent_span(self) -> float:
+        """How far a walk moves a latent coordinate: ±2.5 standard deviations, or a bounded noise's ±1."""
+        return 2.5 if self.hparams.latent == "normal" else 1.0
 
     def noise(self, n: int) -> Tensor:
         """[members, n, latent_dim]: each member its own noise."""
@@ -207,10 +220,10 @@ class CurveGAN(L.LightningModule):
 
     def walk(self, steps: int = 9) -> tuple[Tensor, Tensor, list[str]]:
         """Curves met moving each latent coordinate over its range with the others at 0: ([dims, steps, points],
-        the coordinate's values [dims, steps], a label per coordinate). Normal noise walks [-2.5, 2.5], uniform
-        noise its own [-1, 1]."""
+        the coordinate's values [dims, steps], a label per coordinate). Normal noise walks [-2.5, 2.5], bounded
+        noise [-1, 1]."""
         dims = self.hparams.latent_dim
-        span = 1.0 if self.hparams.latent == "uniform" else 2.5
+        span = self.latent_span
         values = torch.linspace(-span, span, steps)
         z = torch.zeros(dims, steps, dims)
         z[torch.arange(dims), :, torch.arange(dims)] = values

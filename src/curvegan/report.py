@@ -90,13 +90,15 @@ def metrics_present(rows: list[dict]) -> list[str]:
     return [m for m in ("shape_rmse", "a_w1", *EXTRA_METRICS) if any(m in row for row in rows)]
 
 
-def summary_table(rows: list[dict]) -> tuple[list[str], list[list]]:
+def summary_table(rows: list[dict], metrics: list[str] | None = None) -> tuple[list[str], list[list]]:
     """Per setting, over all its members that did not diverge: median, 90th percentile and worst of each metric
-    (for a metric where smaller is worse, the 10th percentile and the smallest), median a_std and seconds."""
+    (for a metric where smaller is worse, the 10th percentile and the smallest), median a_std and seconds.
+    Settings are ordered best first: by the median of the first of `metrics`, else of shape_rmse + a_w1."""
     groups: dict[str, list[dict]] = {}
     for row in rows:
         groups.setdefault(row["setting"], []).append(row)
-    metrics = metrics_present(rows)
+    ordered_by = metrics[0] if metrics else None
+    metrics = metrics or metrics_present(rows)
     header = ["setting", "members", "diverged", "collapsed"]
     for m in metrics:
         tail = "90th" if WORST_IS_LARGEST[m] else "10th"
@@ -118,7 +120,11 @@ def summary_table(rows: list[dict]) -> tuple[list[str], list[list]]:
         seconds = {r["job"]: r["seconds"] for r in members if r["seconds"] is not None}
         line.append(statistics.median(seconds.values()) if seconds else math.nan)
         table.append(line)
-    table.sort(key=lambda line: line[header.index("shape_rmse median")] + line[header.index("a_w1 median")])
+    if ordered_by is None:
+        table.sort(key=lambda line: line[header.index("shape_rmse median")] + line[header.index("a_w1 median")])
+    else:
+        sign = 1 if WORST_IS_LARGEST.get(ordered_by, True) else -1
+        table.sort(key=lambda line: sign * line[header.index(f"{ordered_by} median")])
     return header, table
 
 
@@ -166,11 +172,11 @@ def strip_figure(rows: list[dict], table: list[list], metrics: list[str], path: 
             ax.plot([tail] * 2, [y - 0.25, y + 0.25], color="tab:red", lw=1.5)
         if metric in LOG_SCALE:
             ax.set_xscale("log")
-        tail = "90th" if largest else "10th"
-        ax.set_title(f"{metric} per member (black: median, red: {tail} percentile)", fontsize="medium")
+        ax.set_title(metric + (" (log scale)" if metric in LOG_SCALE else ""), fontsize="medium")
         ax.grid(alpha=0.3, axis="x")
     axes[0].set_yticks(range(len(settings)), [s if len(s) < 60 else s[:57] + "…" for s in settings])
     axes[0].invert_yaxis()
+    fig.suptitle("Each dot a member; black: the median; red: the 90th percentile towards worse", fontsize="medium")
     fig.tight_layout()
     fig.savefig(path)
 
@@ -208,7 +214,11 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m curvegan.report", description=__doc__.splitlines()[0])
     parser.add_argument("sweep_dir", type=Path, help="a Hydra multirun dir (multirun/DATE/TIME), or a run dir")
     parser.add_argument("--out", type=Path, help="where report.csv and the figures go (default: the sweep dir)")
-    parser.add_argument("--metrics", default="shape_rmse,a_w1", help="the metrics report.png shows, comma-separated")
+    parser.add_argument(
+        "--metrics",
+        help="comma-separated: the metrics of the table per setting (which is ordered by the first) and of"
+        " report.png (default: every metric in the table, shape_rmse and a_w1 in the figure)",
+    )
     parser.add_argument("--summary", action="store_true", help="print only the table per setting")
     args = parser.parse_args(argv)
     if not args.sweep_dir.is_dir():
@@ -221,10 +231,11 @@ def main(argv: list[str] | None = None) -> None:
 
     rows = member_rows(jobs)
     known = sorted({k for row in rows for k in row} & {*MEMBER_METRICS, *EXTRA_METRICS})
-    for metric in args.metrics.split(","):
+    chosen = args.metrics.split(",") if args.metrics else None
+    for metric in chosen or []:
         if metric not in known:
             sys.exit(f"curvegan.report: --metrics {metric}: not a metric of these runs (one of {', '.join(known)})")
-    header, table = summary_table(rows)
+    header, table = summary_table(rows, chosen)
     print(f"## {len(jobs)} finished jobs, {len(rows)} members in {args.sweep_dir}\n")
     varying = varying_keys(jobs)
     common = sorted({f"{k}={v}" for job in jobs for k, v in job["overrides"].items() if k not in varying})
@@ -240,7 +251,7 @@ def main(argv: list[str] | None = None) -> None:
         print(markdown(member_header, member_lines))
     if unfinished:
         print(f"\n{len(unfinished)} unfinished: {', '.join(str(p.relative_to(args.sweep_dir)) for p in unfinished)}")
-    strip_figure(rows, table, args.metrics.split(","), out / "report.png")
+    strip_figure(rows, table, chosen or ["shape_rmse", "a_w1"], out / "report.png")
     history_figure(jobs, out / "report_history.png")
     print(f"wrote {out / 'report.csv'}, {out / 'report.png'} and {out / 'report_history.png'}", file=sys.stderr)
 

@@ -109,7 +109,7 @@ class ConditionalCurveGAN(CurveGAN):
         """First the condition a over its range (noise at 0), then each noise coordinate (a in the middle)."""
         dims = self.hparams.latent_dim
         low, high = self._range
-        span = 1.0 if self.hparams.latent == "uniform" else 2.5
+        span = self.latent_span
         a_values = torch.linspace(low, high, steps)
         rows = [self.with_condition(torch.zeros(steps, dims), a_values)]
         values = [a_values]
@@ -230,7 +230,7 @@ class InfoCurveGAN(CurveGAN):
     def walk(self, steps: int = 9):
         """The continuous codes first, each over [-1, 1], then each noise coordinate (codes at 0, category 0)."""
         dims, codes = self.hparams.latent_dim, self._codes
-        span = 1.0 if self.hparams.latent == "uniform" else 2.5
+        span = self.latent_span
         rows, values, labels = [], [], []
         for d in range(codes + dims):
             z, continuous = torch.zeros(steps, dims), torch.zeros(steps, codes)

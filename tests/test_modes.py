@@ -1,0 +1,53 @@
+"""The mode-collapse test bed: multi-modal data, PacGAN, a mixture prior, and what TensorBoard shows."""
+
+import json
+
+import pytest
+import torch
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from conftest import TINY, compose_config
+from curvegan.gan import CurveGAN
+from curvegan.objectives import OBJECTIVES
+from curvegan.train import train
+
+
+def test_pacgan_scores_packs_of_curves():
+    gan = CurveGAN(pack=4, members=2)
+    assert gan.discriminator.layers[0].weight.shape == (2, 4 * 16, 32)  # D reads 4 curves at once
+    logits, _ = gan.scores(torch.randn(2, 32, 16), None)
+    assert logits.shape == (2, 8, 1)  # one score per pack of 4
+
+
+@pytest.mark.parametrize("objective", sorted(OBJECTIVES))
+def test_every_objective_trains_with_packs(tmp_path, objective):
+    cfg = compose_config(*TINY, "data=modes", f"objective={objective}", "model.pack=4", "trainer.max_epochs=1",
+                         "logger=none", "callbacks.curves.gif_path=null", run_dir=tmp_path)
+    assert train(cfg)["steps"] == 20
+
+
+def test_the_mixture_prior_draws_near_evenly_spaced_centres():
+    gan = CurveGAN(latent="mixture", latent_modes=5, latent_spread=0.01, latent_dim=3)
+    z = gan.latent_from((20000, 3), gan.drawing_from(torch.Generator().manual_seed(0)))
+    centres = torch.linspace(-1, 1, 5)
+    distance, nearest = (z[..., None] - centres).abs().min(dim=-1)
+    assert distance.max() < 0.06 and torch.bincount(nearest.flatten()).min() > 10000
+    assert gan.walk()[1].abs().max() == 1  # a bounded prior is walked over [-1, 1]
+
+
+def test_a_mixture_run_reports_the_mode_metrics_and_shows_them_in_tensorboard(tmp_path):
+    train(compose_config(*TINY, "data=modes", "ensemble.size=2", run_dir=tmp_path))
+    written = json.loads((tmp_path / "metrics.json").read_text())
+    for key in ("hq_fraction", "modes_captured", "mode_kl"):
+        assert key in written and all(key in m for m in written["members"])
+    assert [0 <= h["hq_fraction"] <= 1 for h in written["history"]] == [True, True]
+    events = EventAccumulator(str(tmp_path / "tensorboard"), size_guidance={"images": 0}).Reload()
+    assert {"quality/modes_captured", "quality/hq_fraction", "quality/mode_kl"} <= set(events.Tags()["scalars"])
+    assert len(events.Images("curves/a_histogram")) == 2  # a* against the modes, each epoch
+
+
+def test_modes_opening_down_and_up_work_as_an_override(tmp_path):
+    cfg = compose_config(*TINY, "data=modes", "data.modes=[-2,-1.5,-1,1,1.5,2]", "logger=none", run_dir=tmp_path)
+    metrics = train(cfg)
+    assert cfg.data.modes == [-2, -1.5, -1, 1, 1.5, 2]
+    assert 0 <= metrics["modes_captured"] <= 6
