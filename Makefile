@@ -38,22 +38,25 @@ bench: install ## speed tables: the plain loop vs one run, and ensembles of 1 to
 	$(PY) benchmarks/speed.py $(ARGS)
 	$(PY) benchmarks/ensemble.py --pairs 3 --joblib 8
 
-# Each setting's seeds train as one ensemble (ensemble.size), two settings at a time on the joblib launcher.
-SEARCH := logger=none callbacks.curves.gif_path=null cpu_threads=1 hydra/launcher=joblib
+# Each setting's seeds train as one ensemble (ensemble.size): small ensembles two at a time on the joblib
+# launcher, one thread each; a large one alone, on every core.
+QUIET := logger=none callbacks.curves.gif_path=null
+SEARCH := $(QUIET) cpu_threads=1 hydra/launcher=joblib
 
 compare: install ## every objective over 5 seeds, experiment=best over 64 -> docs/compare.md, docs/compare.png
-	rm -rf multirun/compare
+	rm -rf multirun/compare && mkdir -p multirun/compare && date +%s > multirun/compare/started
 	$(PY) -m curvegan.train -m $(SEARCH) objective=bce,minimax,lsgan,hinge,wgan_gp ensemble.size=5 \
 	  hydra.sweep.dir=multirun/compare/objectives
-	$(PY) -m curvegan.train -m $(SEARCH) experiment=best ensemble.size=64 hydra.sweep.dir=multirun/compare/best
+	$(PY) -m curvegan.train -m $(QUIET) experiment=best ensemble.size=64 hydra.sweep.dir=multirun/compare/best
 	$(PY) -m curvegan.report multirun/compare --out multirun/compare --summary > docs/compare.md
+	echo "\`make compare\` took $$(( $$(date +%s) - $$(cat multirun/compare/started) )) s, end to end." >> docs/compare.md
 	cp multirun/compare/report.png docs/compare.png
 
 modes: install ## the mode-collapse test bed: objectives × pack 1, 2, 4 over 8 seeds, modes_best over 32 -> docs/modes.md
 	rm -rf multirun/modes
 	$(PY) -m curvegan.train -m $(SEARCH) data=modes objective=bce,minimax,lsgan,hinge,wgan_gp model.pack=1,2,4 \
 	  ensemble.size=8 hydra.sweep.dir=multirun/modes/grid
-	$(PY) -m curvegan.train -m $(SEARCH) experiment=modes_best ensemble.size=32 hydra.sweep.dir=multirun/modes/best
+	$(PY) -m curvegan.train -m $(QUIET) experiment=modes_best ensemble.size=32 hydra.sweep.dir=multirun/modes/best
 	$(PY) -m curvegan.report multirun/modes --out multirun/modes --metrics modes_captured,hq_fraction,mode_kl --summary \
 	  > docs/modes.md
 	cp multirun/modes/report.png docs/modes.png

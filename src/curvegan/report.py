@@ -46,9 +46,13 @@ def parse_override(line: str) -> tuple[str, str]:
     return key.lstrip("+~"), value
 
 
+# Overrides that change how a job runs, not what it trains: they do not make a setting.
+NOT_A_SETTING = ("cpu_threads", "logger", "callbacks.", "hydra", "trainer.enable_progress_bar")
+
+
 def varying_keys(jobs: list[dict]) -> list[str]:
-    """The override keys whose value is not the same in every job."""
-    keys = sorted({k for job in jobs for k in job["overrides"]})
+    """The override keys whose value is not the same in every job (those that make settings)."""
+    keys = sorted({k for job in jobs for k in job["overrides"] if not k.startswith(NOT_A_SETTING)})
     return [k for k in keys if len({job["overrides"].get(k) for job in jobs}) > 1]
 
 
