@@ -2,8 +2,8 @@
 
 Every network holds `members` independent GANs as stacked weights (nets.py), every tensor carries the member
 axis first, and every loss is per member and summed, so member k trains exactly as a GAN of its own would.
-A single run is an ensemble of one. Variants (conditional, InfoGAN) override the hooks `fake_batch`, `scores`
-and `evaluation_inputs` and keep this training loop.
+A single run is an ensemble of one. Variants (conditional, InfoGAN) override the hooks below ("the hooks a
+variant overrides": what G is fed, what D reads and returns, what is drawn and measured) and keep this loop.
 """
 
 from __future__ import annotations
