@@ -21,8 +21,16 @@ def test_pacgan_scores_packs_of_curves():
 
 @pytest.mark.parametrize("objective", sorted(OBJECTIVES))
 def test_every_objective_trains_with_packs(tmp_path, objective):
-    cfg = compose_config(*TINY, "data=modes", f"objective={objective}", "model.pack=4", "trainer.max_epochs=1",
-                         "logger=none", "callbacks.curves.gif_path=null", run_dir=tmp_path)
+    cfg = compose_config(
+        *TINY,
+        "data=modes",
+        f"objective={objective}",
+        "model.pack=4",
+        "trainer.max_epochs=1",
+        "logger=none",
+        "callbacks.curves.gif_path=null",
+        run_dir=tmp_path,
+    )
     assert train(cfg)["steps"] == 20
 
 

@@ -97,7 +97,7 @@ class CurvePlot:
                 first.set_ylabel("y")
                 first.plot([], [], color="tab:blue" if colors is None else "0.3", label=legend)
                 first.fill_between([], [], [], color="0.85", label="real family")
-                first.legend(loc="upper center", frameon=False, ncols=2)
+                first.legend(loc="upper center", frameon=False, ncols=2 if len(legend) < 20 else 1)
             self.suptitle = self.fig.suptitle("") if panels > 1 else None
             self._background = None  # the figure without curves and titles, drawn once
 

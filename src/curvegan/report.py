@@ -241,8 +241,8 @@ def main(argv: list[str] | None = None) -> None:
             sys.exit(f"curvegan.report: --metrics {metric}: not a metric of these runs (one of {', '.join(known)})")
     header, table = summary_table(rows, chosen)
     print(f"## {len(jobs)} finished jobs, {len(rows)} members in {args.sweep_dir}\n")
-    varying = varying_keys(jobs)
-    common = sorted({f"{k}={v}" for job in jobs for k, v in job["overrides"].items() if k not in varying})
+    first = jobs[0]["overrides"]
+    common = sorted(f"{k}={v}" for k, v in first.items() if all(job["overrides"].get(k) == v for job in jobs))
     if common:
         print(f"Every job: {' '.join(common)}\n")
     print("Per setting, over all its members (seeds × ensemble members):\n")
