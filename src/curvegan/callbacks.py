@@ -85,11 +85,7 @@ class CurveMonitor(L.Callback):
     @rank_zero_only
     def measure(self, trainer: L.Trainer, gan) -> None:
         dm = trainer.datamodule
-        per_member: dict[str, list] = {}
-        for _, _, quality in gan.evaluate(self.num_samples, self.seed, dm.family, dm.x):
-            for name, values in quality.items():
-                per_member.setdefault(name, []).append(values)
-        per_member = {name: torch.cat(values) for name, values in per_member.items()}
+        per_member = gan.evaluate_all(self.num_samples, self.seed, dm.family, dm.x)
         diverged = (gan.diverged_at >= 0).cpu()
         summary = summarize(per_member, ~diverged)
         step, epoch = gan.g_updates, trainer.current_epoch + 1

@@ -263,6 +263,17 @@ class CurveGAN(L.LightningModule):
             quality = curve_quality(curves, x, family) | self.variant_quality(curves, x, family, known, members)
             yield members, curves.cpu(), {k: v.cpu() for k, v in quality.items()}
 
+    def evaluate_all(self, n: int, seed: int, family: Family, x: Tensor, each=None) -> dict[str, Tensor]:
+        """Every member's quality, {metric: [members]} (see `evaluate`); `each(curves)`, if given, sees each
+        run of members' curves in member order."""
+        per_member: dict[str, list] = {}
+        for _, curves, quality in self.evaluate(n, seed, family, x):
+            if each is not None:
+                each(curves)
+            for name, values in quality.items():
+                per_member.setdefault(name, []).append(values)
+        return {name: torch.cat(values) for name, values in per_member.items()}
+
     @property
     def g_updates(self) -> int:
         return self.trainer.global_step // (1 + self.hparams.d_steps)

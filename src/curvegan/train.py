@@ -13,7 +13,6 @@ import os
 import sys
 import time
 import warnings
-from contextlib import ExitStack
 from pathlib import Path
 
 import hydra
@@ -69,38 +68,32 @@ def final_evaluation(model, datamodule, evaluation, samples_path: Path | None) -
     """Every member's quality on evaluation.num_samples curves from fixed noise, and (if samples_path) those
     curves as samples.npy: [n, points] for one member, [members, n, points] for more."""
     import numpy as np
-    import torch
 
     from curvegan.metrics import COLLAPSED_BELOW, summarize
 
     members, n, points = model.members, evaluation.num_samples, datamodule.hparams.num_points
-    per_member: dict[str, list] = {}
-    with ExitStack() as stack:
-        out = None
-        if samples_path is not None:
-            # Written a run of members at a time (in member order), so they never all sit in memory at once.
-            partial = samples_path.with_name(samples_path.name + ".partial")
-            out = stack.enter_context(open(partial, "wb"))
+    args = (n, evaluation.seed, datamodule.family, datamodule.x)
+    if samples_path is None:
+        per_member = model.evaluate_all(*args)
+    else:
+        # Written a run of members at a time (in member order), so they never all sit in memory at once.
+        partial = samples_path.with_name(samples_path.name + ".partial")
+        with open(partial, "wb") as out:
             shape = (n, points) if members == 1 else (members, n, points)
             np.lib.format.write_array_header_1_0(out, {"descr": "<f4", "fortran_order": False, "shape": shape})
-        for _, curves, quality in model.evaluate(n, evaluation.seed, datamodule.family, datamodule.x):
-            if out is not None:
-                out.write(curves.numpy().astype("<f4", copy=False).tobytes())
-            for name, values in quality.items():
-                per_member.setdefault(name, []).append(values)
-    if samples_path is not None:
+            per_member = model.evaluate_all(
+                *args, each=lambda curves: out.write(curves.numpy().astype("<f4").tobytes())
+            )
         os.replace(partial, samples_path)
-    per_member = {name: torch.cat(values) for name, values in per_member.items()}
     diverged = (model.diverged_at >= 0).cpu()
-    rows = [
-        {"member": k, **{name: values[k].item() for name, values in per_member.items()}, "diverged": bool(diverged[k])}
-        for k in range(members)
-    ]
     collapsed = per_member["a_std"] < COLLAPSED_BELOW * datamodule.family.std
-    for row, at, fell in zip(rows, model.diverged_at.tolist(), collapsed.tolist(), strict=True):
-        row["collapsed"] = fell
-        if at >= 0:
-            row["diverged_at"] = at
+    rows = []
+    for k in range(members):
+        row = {"member": k, **{name: values[k].item() for name, values in per_member.items()}}
+        row |= {"collapsed": bool(collapsed[k]), "diverged": bool(diverged[k])}
+        if diverged[k]:
+            row["diverged_at"] = int(model.diverged_at[k])
+        rows.append(row)
     counts = {"diverged": int(diverged.sum()), "collapsed": int((collapsed & ~diverged).sum())}
     return {**summarize(per_member, ~diverged), "members": rows, **counts}
 
