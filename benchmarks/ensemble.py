@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from speed import baseline_env, remove_baseline, run  # noqa: E402  (a whole process, with its peak memory)
+from speed import baseline_env, run  # noqa: E402  (a whole process, with its peak memory)
 
 
 def training(k: int, epochs: int, args, run_dir: Path, env: dict | None = None) -> dict:
@@ -115,8 +115,6 @@ def main() -> None:
                 f"- {k} seeds: {scaled:.0f} s scaled from those {args.joblib}, against ensemble.size={k}'s"
                 f" {ensemble:.1f} s: {scaled / ensemble:.1f}× as long"
             )
-    if env is not None:
-        remove_baseline(args.baseline, tmp)
 
 
 if __name__ == "__main__":

@@ -56,10 +56,12 @@ def run(argv: list[str], module: bool, env: dict | None = None) -> dict:
 
 def baseline_env(rev: str, tmp: Path) -> dict:
     """The environment that runs the code of git revision `rev` (checked out into a temporary worktree)."""
+    import atexit
     import os
 
     worktree = tmp / f"baseline-{rev}"
     root = HERE.parent
+    atexit.register(remove_baseline, rev, tmp)  # also when a run fails and the benchmark exits early
     subprocess.run(
         ["git", "-C", str(root), "worktree", "add", "--detach", str(worktree), rev], check=True, capture_output=True
     )
@@ -129,8 +131,6 @@ def main() -> None:
         gpu_text = f"{gpu:.0f}" if gpu is not None else "–"
         rate_text = "–" if "start-up" in name else f"{rate:.0f}"  # one update: its rate means nothing
         print(f"| {name} | {rate_text} | {wall:.1f} | {rss:.0f} | {gpu_text} | {wall / floor:.2f} |")
-    if env is not None:
-        remove_baseline(args.baseline, tmp)
 
 
 if __name__ == "__main__":
