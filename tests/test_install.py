@@ -63,3 +63,17 @@ def test_the_wheel_carries_the_configs_and_a_plain_install_trains_and_samples_fr
     )
     assert sampled.returncode == 0, sampled.stderr
     assert len((elsewhere / "five.csv").read_text().splitlines()) == 5
+
+
+def test_lightning_imports_without_scipy_signal_and_scipy_signal_still_works_after():
+    code = (
+        "import sys, curvegan; curvegan.import_lightning(); import lightning\n"
+        "assert 'scipy.signal' not in sys.modules  # skipped at import: the start-up it saves\n"
+        "import scipy.signal; assert callable(scipy.signal.find_peaks)  # and the real one loads afterwards\n"
+    )
+    if subprocess.run([sys.executable, "-c", "import scipy"], capture_output=True).returncode != 0:
+        import pytest
+
+        pytest.skip("scipy is not installed: nothing to skip")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
