@@ -22,8 +22,7 @@ FAMILY = Uniform(1.0, 2.0)
 
 
 def quality(gan, n=20000):
-    (_, _, q), *_ = list(gan.evaluate(n, 1234, FAMILY, X))
-    return {k: v.item() for k, v in q.items()}
+    return {k: v.item() for k, v in gan.evaluate(n, 1234, FAMILY, X).items()}
 
 
 class PerfectConditional(ConditionalCurveGAN):

@@ -85,7 +85,7 @@ class CurveMonitor(L.Callback):
     @rank_zero_only
     def measure(self, trainer: L.Trainer, gan) -> None:
         dm = trainer.datamodule
-        per_member = gan.evaluate_all(self.num_samples, self.seed, dm.family, dm.x)
+        per_member = gan.evaluate(self.num_samples, self.seed, dm.family, dm.x)
         diverged = (gan.diverged_at >= 0).cpu()
         summary = summarize(per_member, ~diverged)
         step, epoch = gan.g_updates, trainer.current_epoch + 1

@@ -253,25 +253,20 @@ class CurveGAN(L.LightningModule):
             yield slice(first, min(first + step, self.members))
 
     @torch.no_grad()
-    def evaluate(self, n: int, seed: int, family: Family, x: Tensor) -> Iterator[tuple[slice, Tensor, dict]]:
-        """(members, their curves [m, n, points] on the CPU, their quality {metric: [m]}) for each run of
-        members, every member drawing from the same fixed inputs (`seed`), so members compare like with like."""
+    def evaluate(self, n: int, seed: int, family: Family, x: Tensor, each=None) -> dict[str, Tensor]:
+        """Every member's quality on n curves, {metric: [members]}, every member drawing from the same fixed
+        inputs (`seed`), so members compare like with like. Members go a run at a time (`member_chunks`);
+        `each(curves)`, if given, sees each run's curves [m, n, points] on the CPU, in member order."""
         inputs, known = self.evaluation_inputs(n, seed, family)
         x = x.to(self.device)
+        per_member: dict[str, list] = {}
         for members in self.member_chunks(n):
             curves = self.generate(inputs, members)
             quality = curve_quality(curves, x, family) | self.variant_quality(curves, x, family, known, members)
-            yield members, curves.cpu(), {k: v.cpu() for k, v in quality.items()}
-
-    def evaluate_all(self, n: int, seed: int, family: Family, x: Tensor, each=None) -> dict[str, Tensor]:
-        """Every member's quality, {metric: [members]} (see `evaluate`); `each(curves)`, if given, sees each
-        run of members' curves in member order."""
-        per_member: dict[str, list] = {}
-        for _, curves, quality in self.evaluate(n, seed, family, x):
             if each is not None:
-                each(curves)
+                each(curves.cpu())
             for name, values in quality.items():
-                per_member.setdefault(name, []).append(values)
+                per_member.setdefault(name, []).append(values.cpu())
         return {name: torch.cat(values) for name, values in per_member.items()}
 
     @property

@@ -74,16 +74,14 @@ def final_evaluation(model, datamodule, evaluation, samples_path: Path | None) -
     members, n, points = model.members, evaluation.num_samples, datamodule.hparams.num_points
     args = (n, evaluation.seed, datamodule.family, datamodule.x)
     if samples_path is None:
-        per_member = model.evaluate_all(*args)
+        per_member = model.evaluate(*args)
     else:
         # Written a run of members at a time (in member order), so they never all sit in memory at once.
         partial = samples_path.with_name(samples_path.name + ".partial")
         with open(partial, "wb") as out:
             shape = (n, points) if members == 1 else (members, n, points)
             np.lib.format.write_array_header_1_0(out, {"descr": "<f4", "fortran_order": False, "shape": shape})
-            per_member = model.evaluate_all(
-                *args, each=lambda curves: out.write(curves.numpy().astype("<f4").tobytes())
-            )
+            per_member = model.evaluate(*args, each=lambda curves: out.write(curves.numpy().astype("<f4").tobytes()))
         os.replace(partial, samples_path)
     diverged = (model.diverged_at >= 0).cpu()
     collapsed = per_member["a_std"] < COLLAPSED_BELOW * datamodule.family.std
