@@ -40,7 +40,7 @@ bench: install ## speed tables: the plain loop vs one run, and ensembles of 1 to
 
 # Each setting's seeds train as one ensemble (ensemble.size): small ensembles two at a time on the joblib
 # launcher, one thread each; a large one alone, on every core.
-QUIET := logger=none callbacks.curves.gif_path=null
+QUIET := logger=none callbacks.monitor.gif_path=null
 SEARCH := $(QUIET) cpu_threads=1 hydra/launcher=joblib
 
 compare: install ## every objective over 5 seeds, experiment=best over 64 -> docs/compare.md, docs/compare.png

@@ -15,9 +15,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from curvegan.data import QuadraticCurves
-from curvegan.gan import CurveGAN
-from curvegan.variants import ConditionalCurveGAN, InfoCurveGAN
+from curvegan.data import RealData
+from curvegan.families.quadratic import Quadratic
+from curvegan.gan import GAN
+from curvegan.objectives import Hinge, LeastSquares, Minimax, NonSaturatingBCE, WassersteinGP
+from curvegan.variants.cgan import Conditional
+from curvegan.variants.infogan import InfoGAN
 
 EPOCHS, BATCHES = 2, 150  # 300 G updates
 
@@ -54,10 +57,10 @@ def fit_plain(model):
     g_opt = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999), fused=True)
     d_opt = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999), fused=True)
     noise = torch.Generator().manual_seed(0)
-    dm = QuadraticCurves(batches_per_epoch=BATCHES, seed=0)
+    dm = RealData(Quadratic(batches_per_epoch=BATCHES), seed=0)
     for epoch in range(EPOCHS):
-        for a in dm.epoch_a(epoch):
-            for real in dm.curves(a)[:, 0]:  # [batch, points]: the one member's batch
+        for a in dm.epoch_draws(epoch):
+            for real in dm.family.samples(a)[:, 0]:  # [batch, points]: the one member's batch
                 fake = G(torch.randn(len(real), 10, generator=noise))
                 real_out, fake_out = D(real), D(fake.detach())
                 d_loss = F.binary_cross_entropy_with_logits(real_out, torch.ones_like(real_out)) + (
@@ -77,8 +80,8 @@ def fit_plain(model):
 @pytest.mark.parametrize("batches_per_step", [25, 1], ids=["25 updates per step", "1 update per step"])
 def test_an_ensemble_of_one_makes_the_updates_of_the_plain_loop(batches_per_step):
     torch.manual_seed(0)
-    initial = CurveGAN(seed=0)
-    dm = QuadraticCurves(batches_per_epoch=BATCHES, batches_per_step=batches_per_step, seed=0)
+    initial = GAN(seed=0)
+    dm = RealData(Quadratic(batches_per_epoch=BATCHES, batches_per_step=batches_per_step), seed=0)
     trained = fit(copy.deepcopy(initial), dm)
     G, D = fit_plain(copy.deepcopy(initial))
     assert not torch.equal(trained.generator.layers[0].weight, initial.generator.layers[0].weight)  # it trained
@@ -119,29 +122,29 @@ class Replaying:
         return value
 
 
-class OneMemberOf(QuadraticCurves):
+class OneMemberOf(RealData):
     """Member k's share of an ensemble's real curves."""
 
-    def __init__(self, ensemble: QuadraticCurves, member: int):
-        super().__init__(**{**ensemble.hparams, "members": 1})
+    def __init__(self, ensemble: RealData, member: int):
+        super().__init__(ensemble.family, members=1, seed=ensemble.seed)
         self.ensemble, self.member = ensemble, member
 
-    def epoch_a(self, epoch, start=0):
-        for a in self.ensemble.epoch_a(epoch, start):
+    def epoch_draws(self, epoch, start=0):
+        for a in self.ensemble.epoch_draws(epoch, start):
             yield a[:, self.member : self.member + 1]
 
 
 SETTINGS = {
-    "bce": {"objective": {"name": "bce"}},
-    "minimax": {"objective": {"name": "minimax"}},
-    "lsgan": {"objective": {"name": "lsgan"}},
-    "hinge": {"objective": {"name": "hinge"}},
-    "wgan_gp": {"objective": {"name": "wgan_gp", "gp_weight": 10.0}, "d_steps": 5, "betas": (0.0, 0.9)},
-    "cgan": {"objective": {"name": "lsgan"}, "model": ConditionalCurveGAN, "condition_range": (1.0, 2.0)},
-    "infogan": {"objective": {"name": "bce"}, "model": InfoCurveGAN, "codes": 2, "categories": 3, "info_weight": 0.5},
-    "packs of 4, WGAN-GP": {"objective": {"name": "wgan_gp", "gp_weight": 10.0}, "pack": 4, "d_steps": 2},
+    "bce": {"objective": NonSaturatingBCE()},
+    "minimax": {"objective": Minimax()},
+    "lsgan": {"objective": LeastSquares()},
+    "hinge": {"objective": Hinge()},
+    "wgan_gp": {"objective": WassersteinGP(gp_weight=10.0), "d_steps": 5, "betas": (0.0, 0.9)},
+    "cgan": {"objective": LeastSquares(), "variant": Conditional()},
+    "infogan": {"objective": NonSaturatingBCE(), "variant": InfoGAN(codes=2, categories=3, info_weight=0.5)},
+    "packs of 4, WGAN-GP": {"objective": WassersteinGP(gp_weight=10.0), "pack": 4, "d_steps": 2},
     "ema, lr decay, 2 D steps, clipping": {
-        "objective": {"name": "bce"},
+        "objective": NonSaturatingBCE(),
         "g_ema": 0.99,
         "lr_decay": True,
         "d_steps": 2,
@@ -156,22 +159,20 @@ def test_member_k_makes_the_updates_of_a_gan_of_its_own(setting):
     # WGAN-GP's Adam has β1 = 0: each step follows the latest gradient alone, and float32's last-place rounding
     # (a batched matmul of 4 members against one of 1) grows chaotically: measured 6e-8 after 150 G updates,
     # 2e-4 after 300. In float64 the same comparison holds the rounding far below the tolerance.
-    precision = "64-true" if setting["objective"]["name"] == "wgan_gp" else "32-true"
-    setting = dict(setting)
-    model = setting.pop("model", CurveGAN)
+    precision = "64-true" if isinstance(setting["objective"], WassersteinGP) else "32-true"
     torch.manual_seed(0)
-    ensemble = type("Recorded", (Recording, model), {})(members=members, seed=0, **setting)
+    ensemble = type("Recorded", (Recording, GAN), {})(members=members, seed=0, **setting)
     initial = copy.deepcopy(ensemble.state_dict())
-    data = QuadraticCurves(batches_per_epoch=BATCHES, members=members, seed=0)
+    data = RealData(Quadratic(batches_per_epoch=BATCHES), members=members, seed=0)
     fit(ensemble, data, precision)
 
-    single = type("Replayed", (Replaying, model), {})(members=1, seed=0, **setting)
-    single.load_state_dict(CurveGAN.member_state_dict(initial, k))
+    single = type("Replayed", (Replaying, GAN), {})(members=1, seed=0, **setting)
+    single.load_state_dict(GAN.member_state_dict(initial, k))
     single.replay(ensemble.draws, k)
     fit(single, OneMemberOf(data, k), precision)
 
     assert not single.queue  # it used every draw member k had
-    trained = CurveGAN.member_state_dict(ensemble.state_dict(), k)
+    trained = GAN.member_state_dict(ensemble.state_dict(), k)
     for key, value in single.state_dict().items():
         assert (value.float() - trained[key].float()).abs().max() <= 1e-5, key
     # and the members did not train alike

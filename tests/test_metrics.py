@@ -3,12 +3,18 @@ import math
 import pytest
 import torch
 
-from curvegan.data import curve_grid, quadratic_curves
-from curvegan.families import NormalMixture, Uniform
-from curvegan.metrics import curve_quality, fit_a, summarize
+from curvegan.families.modes import Modes
+from curvegan.families.quadratic import Quadratic, fit_a, quadratic_curves
+from curvegan.metrics import METRICS, known, summarize
 
-X = curve_grid(16)
-UNIFORM = Uniform(1.0, 2.0)
+UNIFORM = Quadratic(a_min=1.0, a_max=2.0)
+X = UNIFORM.x
+
+
+def curve_quality(curves, x, family):
+    """The family's metrics of one set of curves [n, points] (or several [m, n, points])."""
+    quality = family.quality(curves if curves.dim() == 3 else curves[None])
+    return {k: v if curves.dim() == 3 else v[0] for k, v in quality.items()}
 
 
 def real(n=10000, seed=0):
@@ -71,6 +77,29 @@ def test_every_member_is_scored_on_its_own():
     assert q["a_w1"][1] > 0.2 > q["a_w1"][0]
 
 
+def test_every_family_and_variant_produces_exactly_the_metrics_it_declares():
+    import torch
+
+    from curvegan.evaluation import evaluate
+    from curvegan.gan import GAN
+    from curvegan.keys import extensions
+
+    known()
+    for family in extensions("data"):
+        for variant in extensions("model/variant"):
+            if variant.name == "cgan" and family.parameter is None:
+                continue
+            gan = GAN(family=family(), variant=variant(), members=2)
+            produced = evaluate(gan, 50, 0)
+            declared = [m.name for m in (*family.metrics, *variant.metrics)]
+            if family.parameter is None:
+                declared = [m for m in declared if m != "code_corr"]
+            assert list(produced) == declared, (family.name, variant.name)
+            assert all(v.shape == (2,) for v in produced.values())
+            assert all(name in METRICS for name in produced)
+    assert torch.is_tensor(produced["objective"])
+
+
 def test_summary_is_the_median_of_members_that_did_not_diverge_and_the_worst_of_them():
     per_member = {"shape_rmse": torch.tensor([0.1, 0.3, 0.2, 9.0]), "a_std": torch.tensor([0.2, 0.3, 0.25, 0.0])}
     kept = torch.tensor([True, True, True, False])
@@ -85,7 +114,7 @@ def test_summary_is_the_median_of_members_that_did_not_diverge_and_the_worst_of_
 # --- a mixture of modes -------------------------------------------------------------------------------
 
 CENTRES = [1.0 + i / 7 for i in range(8)]
-MIXTURE = NormalMixture(CENTRES, 0.01)
+MIXTURE = Modes(modes=CENTRES, mode_std=0.01)
 
 
 def mixture_curves(centres, n=8000, std=0.01, seed=0):

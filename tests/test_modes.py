@@ -7,19 +7,20 @@ import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from conftest import TINY, compose_config
-from curvegan.gan import CurveGAN
-from curvegan.objectives import OBJECTIVES
+from curvegan.gan import GAN
+from curvegan.latents import drawing_from
+from curvegan.objectives import objectives
 from curvegan.train import train
 
 
 def test_pacgan_scores_packs_of_curves():
-    gan = CurveGAN(pack=4, members=2)
+    gan = GAN(pack=4, members=2)
     assert gan.discriminator.layers[0].weight.shape == (2, 4 * 16, 32)  # D reads 4 curves at once
     logits, _ = gan.scores(torch.randn(2, 32, 16), None)
     assert logits.shape == (2, 8, 1)  # one score per pack of 4
 
 
-@pytest.mark.parametrize("objective", sorted(OBJECTIVES))
+@pytest.mark.parametrize("objective", sorted(objectives()))
 def test_every_objective_trains_with_packs(tmp_path, objective):
     cfg = compose_config(
         *TINY,
@@ -28,19 +29,19 @@ def test_every_objective_trains_with_packs(tmp_path, objective):
         "model.pack=4",
         "trainer.max_epochs=1",
         "logger=none",
-        "callbacks.curves.gif_path=null",
+        "callbacks.monitor.gif_path=null",
         run_dir=tmp_path,
     )
     assert train(cfg)["steps"] == 20
 
 
 def test_the_mixture_prior_draws_near_evenly_spaced_centres():
-    gan = CurveGAN(latent="mixture", latent_modes=5, latent_spread=0.01, latent_dim=3)
-    z = gan.latent_from((20000, 3), gan.drawing_from(torch.Generator().manual_seed(0)))
+    gan = GAN(latent="mixture", latent_modes=5, latent_spread=0.01, latent_dim=3)
+    z = gan.prior.sample((20000, 3), drawing_from(torch.Generator().manual_seed(0)))
     centres = torch.linspace(-1, 1, 5)
     distance, nearest = (z[..., None] - centres).abs().min(dim=-1)
     assert distance.max() < 0.06 and torch.bincount(nearest.flatten()).min() > 10000
-    assert gan.walk()[1].abs().max() == 1  # a bounded prior is walked over [-1, 1]
+    assert gan.variant.walk()[1].abs().max() == 1  # a bounded prior is walked over [-1, 1]
 
 
 def test_a_mixture_run_reports_the_mode_metrics_and_shows_them_in_tensorboard(tmp_path):

@@ -5,14 +5,16 @@ import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from conftest import compose_config
-from curvegan.objectives import OBJECTIVES, make_objective
+from curvegan.objectives import Hinge, LeastSquares, NonSaturatingBCE, WassersteinGP, objectives
 from curvegan.train import train
+
+OBJECTIVES = objectives()
 
 
 @pytest.mark.parametrize("name", sorted(OBJECTIVES))
 def test_every_objective_trains_from_its_config(tiny_config, name):
     cfg = tiny_config(f"objective={name}", "logger=none", "trainer.max_epochs=1")
-    assert cfg.model.objective.name == name
+    assert cfg.objective._target_.endswith(OBJECTIVES[name].__name__)
     metrics = train(cfg)
     assert metrics["steps"] == 20
     assert all(math.isfinite(metrics[k]) for k in ("shape_rmse", "a_w1", "a_std"))
@@ -20,7 +22,7 @@ def test_every_objective_trains_from_its_config(tiny_config, name):
 
 def test_wgan_gp_brings_its_own_critic_steps_and_adam_settings():
     cfg = compose_config("objective=wgan_gp", run_dir="/tmp/unused")
-    assert cfg.model.d_steps == 5 and list(cfg.model.betas) == [0.0, 0.9] and cfg.model.objective.gp_weight == 10
+    assert cfg.model.d_steps == 5 and list(cfg.model.betas) == [0.0, 0.9] and cfg.objective.gp_weight == 10
     assert compose_config("objective=wgan_gp", "model.d_steps=2", run_dir="/tmp/unused").model.d_steps == 2
 
 
@@ -29,15 +31,15 @@ def test_objectives_reward_what_they_should_member_by_member():
     Scores are [members, n, 1] and every loss is per member: member 0 is scored well, member 1 badly."""
     high, low = torch.full((8, 1), 3.0), torch.full((8, 1), -3.0)
     real, fake = torch.stack([high, low]), torch.stack([low, high])
-    for name in OBJECTIVES:
-        objective = make_objective(name)
+    for name, cls in OBJECTIVES.items():
+        objective = cls()
         d_loss, g_loss = objective.d_loss(real, fake), objective.g_loss(fake)
         assert d_loss.shape == g_loss.shape == (2,), name
         assert d_loss[0] < d_loss[1] and g_loss[1] < g_loss[0], name
 
 
 def test_gradient_penalty_is_per_member_zero_for_a_unit_slope_critic_and_positive_otherwise():
-    objective = make_objective("wgan_gp", gp_weight=10.0)
+    objective = WassersteinGP(gp_weight=10.0)
     real, fake = torch.randn(2, 16, 4), torch.randn(2, 16, 4)
     slopes = torch.tensor([[1.0, 0.0, 0.0, 0.0], [3.0, 0.0, 0.0, 0.0]])  # member 0: slope 1, member 1: slope 3
 
@@ -65,13 +67,13 @@ def test_experiment_seed_is_the_default_config_spelled_out():
 def test_experiment_best_stays_within_6000_g_updates(tiny_config):
     best = compose_config("experiment=best", run_dir="/tmp/x")
     assert best.trainer.max_epochs * best.data.batches_per_epoch <= 6000
-    assert best.model.objective.name == "lsgan" and best.model.latent == "uniform"
+    assert best.objective._target_.endswith("LeastSquares") and best.model.latent == "uniform"
     metrics = train(tiny_config("experiment=best", "logger=none", "trainer.max_epochs=1"))
     assert metrics["steps"] == 20
 
 
 def test_r1_penalises_the_gradient_at_real_curves_per_member():
-    objective = make_objective("bce", r1=2.0)
+    objective = NonSaturatingBCE(r1=2.0)
     real, fake = torch.randn(2, 16, 4), torch.randn(2, 16, 4)
     slopes = torch.tensor([[1.0, 0.0, 0.0, 0.0], [3.0, 4.0, 0.0, 0.0]])  # gradient norms 1 and 5
 
@@ -80,5 +82,5 @@ def test_r1_penalises_the_gradient_at_real_curves_per_member():
 
     penalty = objective.penalty(critic, real, fake, lambda *shape: torch.rand(shape))
     assert penalty.tolist() == pytest.approx([2.0 / 2 * 1, 2.0 / 2 * 25])
-    assert make_objective("bce").penalty(critic, real, fake, None) is None  # off by default
-    assert objective.penalized and not make_objective("lsgan").penalized
+    assert NonSaturatingBCE().penalty(critic, real, fake, None) is None  # off by default
+    assert objective.penalized and not LeastSquares().penalized and not Hinge().penalized

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from conftest import compose_config
-from curvegan.data import QuadraticCurves
+from curvegan.families.quadratic import Quadratic
 from curvegan.train import TrainingFailed, train
 
 # 3 epochs of 60 batches (4 training_step calls of 15 each per epoch): long enough to be hit mid-epoch.
@@ -23,7 +23,7 @@ RUN = [
     "logger=none",
     "evaluation.num_samples=200",
     "model.log_every_n_updates=15",
-    "callbacks.curves.gif_path=null",
+    "callbacks.monitor.gif_path=null",
 ]
 
 
@@ -54,10 +54,22 @@ def uninterrupted_ensemble(tmp_path_factory):
     return weights(run_dir)
 
 
+# Each training_step of a signalled run pauses 0.2 s (its updates unchanged), so a signal sent once the first
+# checkpoint exists lands mid-run: unpaused, the run's remaining steps take about 0.2 s in all and can end first.
+PAUSED = textwrap.dedent("""
+    import time, curvegan.gan as gan
+    step = gan.GAN.training_step
+    def paused(self, *args):
+        step(self, *args)
+        time.sleep(0.2)
+    gan.GAN.training_step = paused
+""")
+
+
 def start(run_dir, *extra, prelude=""):
-    """The training command line in a subprocess (optionally with some Python run first)."""
+    """The training command line in a subprocess, its steps paused (optionally with some Python run first)."""
     overrides = [*RUN, f"hydra.run.dir={run_dir}", *extra]
-    code = prelude + f"\nimport sys, runpy\nsys.argv = ['curvegan.train', *{overrides!r}]\n"
+    code = PAUSED + prelude + f"\nimport sys, runpy\nsys.argv = ['curvegan.train', *{overrides!r}]\n"
     code += "runpy.run_module('curvegan.train', run_name='__main__')"
     return subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
@@ -117,10 +129,10 @@ def test_a_resumed_run_gif_covers_the_whole_run(tmp_path):
 
     train(
         compose_config(
-            *RUN, "trainer.max_epochs=1", "callbacks.curves.gif_path=${run_dir}/progress.gif", run_dir=tmp_path
+            *RUN, "trainer.max_epochs=1", "callbacks.monitor.gif_path=${run_dir}/progress.gif", run_dir=tmp_path
         )
     )
-    resume(tmp_path, "callbacks.curves.gif_path=${run_dir}/progress.gif")
+    resume(tmp_path, "callbacks.monitor.gif_path=${run_dir}/progress.gif")
     with Image.open(tmp_path / "progress.gif") as gif:
         assert gif.n_frames == 3
 
@@ -148,17 +160,17 @@ def test_a_kill_while_writing_a_checkpoint_leaves_the_previous_one_intact(tmp_pa
     assert_same_weights(weights(tmp_path), uninterrupted)
 
 
-class Overflowing(QuadraticCurves):
+class Overflowing(Quadratic):
     """From the second epoch on, the members in `hit` get real curves beyond float32's range: their first
-    update then makes their losses non-finite."""
+    update then makes their losses non-finite. (With seed 0 an epoch's stream is seeded with the epoch.)"""
 
     hit: tuple[int, ...] = ()
 
-    def epoch_a(self, epoch, start=0):
-        for a in super().epoch_a(epoch, start):
-            if epoch >= 1:
-                a[:, list(self.hit)] = 3e38
-            yield a
+    def draw(self, shape, generator):
+        a = super().draw(shape, generator)
+        if len(shape) == 3 and generator.initial_seed() >= 1:
+            a[:, list(self.hit)] = 3e38
+        return a
 
 
 def test_when_every_member_diverges_the_run_stops_naming_the_step_and_keeps_the_last_good_checkpoint(

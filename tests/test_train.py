@@ -5,6 +5,7 @@ import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+from conftest import TINY, compose_config
 from curvegan.train import train
 
 
@@ -18,7 +19,7 @@ def test_short_cpu_run_leaves_everything_a_user_looks_for(tiny_config, tmp_path)
     assert [h["epoch"] for h in written["history"]] == [1, 2]
 
     samples = np.load(tmp_path / "samples.npy")
-    assert samples.shape == (500, 16) and samples.dtype == np.float32
+    assert samples.shape == (1, 500, 16) and samples.dtype == np.float32  # [members, n, points], also for one
 
     ckpt = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)
     assert ckpt["global_step"] == 80  # Lightning counts both optimizers' steps
@@ -41,19 +42,20 @@ def test_short_cpu_run_leaves_everything_a_user_looks_for(tiny_config, tmp_path)
     assert [e.step for e in events.Scalars("quality/a_w1")] == [20, 40]
 
 
-def test_csv_logger_and_no_logger_runs(tiny_config, tmp_path):
-    train(tiny_config("logger=csv"))
-    logged = (tmp_path / "csv" / "metrics.csv").read_text()
+def test_csv_logger_and_no_logger_runs(tmp_path):
+    train(compose_config(*TINY, "logger=csv", run_dir=tmp_path / "csv"))
+    logged = (tmp_path / "csv" / "csv" / "metrics.csv").read_text()
     assert "train/g_loss" in logged and "quality/shape_rmse" in logged
 
-    metrics = train(tiny_config("logger=none", "trainer.max_epochs=1"))
+    metrics = train(compose_config(*TINY, "logger=none", "trainer.max_epochs=1", run_dir=tmp_path / "none"))
     assert metrics["steps"] == 20
 
 
-def test_same_seed_same_run_other_seed_other_run(tiny_config):
-    first = train(tiny_config("trainer.max_epochs=1", "logger=none"))
-    again = train(tiny_config("trainer.max_epochs=1", "logger=none"))
-    other = train(tiny_config("trainer.max_epochs=1", "logger=none", "seed=1"))
+def test_same_seed_same_run_other_seed_other_run(tmp_path):
+    quiet = [*TINY, "trainer.max_epochs=1", "logger=none"]
+    first = train(compose_config(*quiet, run_dir=tmp_path / "first"))
+    again = train(compose_config(*quiet, run_dir=tmp_path / "again"))
+    other = train(compose_config(*quiet, "seed=1", run_dir=tmp_path / "other"))
     assert first["shape_rmse"] == again["shape_rmse"] and first["a_w1"] == again["a_w1"]
     assert first["shape_rmse"] != other["shape_rmse"]
 

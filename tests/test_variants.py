@@ -9,84 +9,57 @@ import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from conftest import compose_config
-from curvegan.data import curve_grid, quadratic_curves
-from curvegan.families import Uniform
-from curvegan.objectives import OBJECTIVES
+from curvegan.evaluation import evaluate
+from curvegan.families.quadratic import Quadratic, quadratic_curves
+from curvegan.gan import GAN
+from curvegan.objectives import objectives
 from curvegan.sample import SampleError, sample
 from curvegan.train import train
-from curvegan.variants import ConditionalCurveGAN, InfoCurveGAN
+from curvegan.variants.cgan import Conditional
+from curvegan.variants.infogan import InfoGAN
 from test_sample import sample_cfg
 
-X = curve_grid(16)
-FAMILY = Uniform(1.0, 2.0)
+X = Quadratic().x
 
 
 def quality(gan, n=20000):
-    return {k: v.item() for k, v in gan.evaluate(n, 1234, FAMILY, X).items()}
+    return {k: v.item() for k, v in evaluate(gan, n, 1234).items()}
 
 
-class PerfectConditional(ConditionalCurveGAN):
+def drawing(generate):
+    """A GAN whose generator is replaced by `generate(inputs) -> curves [n, 16]` (for any member)."""
+    return type("Drawing", (GAN,), {"generate": lambda self, inputs, members=None: generate(inputs)[None]})
+
+
+def perfect(inputs):
     """Draws exactly the real curve of the requested a."""
-
-    def generate(self, inputs, members=None):
-        a = inputs[..., -1] * 0.5 + 1.5  # the condition, scaled back from [-1, 1] to [1, 2]
-        return quadratic_curves(a, X).expand(1, *a.shape[-1:], 16)
+    return quadratic_curves(inputs[..., -1] * 0.5 + 1.5, X)  # the condition, scaled back from [-1, 1] to [1, 2]
 
 
-class IgnoresTheCondition(ConditionalCurveGAN):
+def ignoring(inputs):
     """Draws real curves, but for its own a ~ U(1, 2), whatever was asked."""
-
-    def generate(self, inputs, members=None):
-        a = torch.rand(inputs.shape[-2], generator=torch.Generator().manual_seed(7)) + 1
-        return quadratic_curves(a, X)[None]
+    return quadratic_curves(torch.rand(inputs.shape[-2], generator=torch.Generator().manual_seed(7)) + 1, X)
 
 
 def test_a_perfect_conditional_generator_scores_a_rmse_0_and_one_ignoring_a_about_0_41():
-    perfect = quality(PerfectConditional(condition_range=(1.0, 2.0)))
-    assert perfect["a_rmse"] < 1e-5 and perfect["shape_rmse"] < 1e-5 and perfect["a_w1"] < 0.01
-    ignoring = quality(IgnoresTheCondition(condition_range=(1.0, 2.0)))
+    perfect_run = quality(drawing(perfect)(variant=Conditional()))
+    assert perfect_run["a_rmse"] < 1e-5 and perfect_run["shape_rmse"] < 1e-5 and perfect_run["a_w1"] < 0.01
+    ignored = quality(drawing(ignoring)(variant=Conditional()))
     # a* and the request are independent U(1, 2): E[(a* − a)²] = 2 · 1/12, so a_rmse = √(1/6) ≈ 0.408
-    assert ignoring["a_rmse"] == pytest.approx((1 / 6) ** 0.5, abs=0.01)
-    assert ignoring["shape_rmse"] < 1e-5 and ignoring["a_w1"] < 0.02  # good curves, good coverage: only a_rmse sees it
-
-
-class CodeIsA(InfoCurveGAN):
-    """Draws the real curve a = 1.5 + 0.5·c: the code carries a exactly."""
-
-    def generate(self, inputs, members=None):
-        return quadratic_curves(1.5 + 0.5 * inputs[..., -1], X).expand(1, inputs.shape[-2], 16)
-
-
-class CodeIgnored(InfoCurveGAN):
-    def generate(self, inputs, members=None):
-        a = torch.rand(inputs.shape[-2], generator=torch.Generator().manual_seed(7)) + 1
-        return quadratic_curves(a, X)[None]
+    assert ignored["a_rmse"] == pytest.approx((1 / 6) ** 0.5, abs=0.01)
+    assert ignored["shape_rmse"] < 1e-5 and ignored["a_w1"] < 0.02  # good curves, good coverage: only a_rmse sees it
 
 
 def test_code_corr_is_one_when_the_code_carries_a_and_near_zero_when_it_does_not():
-    carried = quality(CodeIsA())
+    carried = quality(drawing(lambda i: quadratic_curves(1.5 + 0.5 * i[..., -1], X))(variant=InfoGAN()))
     assert carried["code_corr"] == pytest.approx(1.0, abs=1e-6) and carried["a_w1"] < 0.01
-    decreasing = quality(
-        type(
-            "Decreasing",
-            (InfoCurveGAN,),
-            {
-                "generate": lambda self, i, m=None: quadratic_curves(1.5 - 0.5 * i[..., -1], X).expand(
-                    1, i.shape[-2], 16
-                )
-            },
-        )()
-    )
+    decreasing = quality(drawing(lambda i: quadratic_curves(1.5 - 0.5 * i[..., -1], X))(variant=InfoGAN()))
     assert decreasing["code_corr"] == pytest.approx(1.0, abs=1e-6)  # absolute: a falling with c counts too
-    assert quality(CodeIgnored())["code_corr"] < 0.03
+    assert quality(drawing(ignoring)(variant=InfoGAN()))["code_corr"] < 0.03
 
 
 def test_with_several_codes_code_corr_is_the_largest():
-    gan = type(
-        "SecondCode",
-        (InfoCurveGAN,),
-        {"generate": lambda self, i, m=None: quadratic_curves(1.5 + 0.5 * i[..., -1], X).expand(1, i.shape[-2], 16)},
-    )(codes=3)
+    gan = drawing(lambda i: quadratic_curves(1.5 + 0.5 * i[..., -1], X))(variant=InfoGAN(codes=3))
     assert quality(gan)["code_corr"] == pytest.approx(1.0, abs=1e-6)
 
 
@@ -99,7 +72,7 @@ TINY_VARIANT = [
 
 
 @pytest.mark.parametrize("model", ["cgan", "infogan"])
-@pytest.mark.parametrize("objective", sorted(OBJECTIVES))
+@pytest.mark.parametrize("objective", sorted(objectives()))
 def test_every_objective_trains_each_variant(tmp_path, model, objective):
     cfg = compose_config(
         f"model={model}",
@@ -107,7 +80,7 @@ def test_every_objective_trains_each_variant(tmp_path, model, objective):
         *TINY_VARIANT,
         "trainer.max_epochs=1",
         "logger=none",
-        "callbacks.curves.gif_path=null",
+        "callbacks.monitor.gif_path=null",
         run_dir=tmp_path,
     )
     metrics = train(cfg)
@@ -145,10 +118,12 @@ def test_the_sampler_draws_a_cgan_curve_for_a_requested_a_and_refuses_one_outsid
     # the default draws a from the data's distribution: the run's own samples.npy
     default = tmp_path / "default.npy"
     sample(sample_cfg(ckpt_path=ckpt, n=400, out=str(default)))
-    assert np.array_equal(np.load(default), np.load(run_dir / "samples.npy"))
+    assert np.array_equal(np.load(default), np.load(run_dir / "samples.npy")[0])
     with pytest.raises(SampleError, match=r"^a=2.5: must be within the range this model was trained on, \[1, 2\]"):
         sample(sample_cfg(ckpt_path=ckpt, a=2.5))
-    with pytest.raises(SampleError, match="^code=0.5: this checkpoint has no latent code"):
+    with pytest.raises(
+        SampleError, match=r"^code=0.5: this checkpoint holds a conditional GAN \(model=cgan\), which takes a="
+    ):
         sample(sample_cfg(ckpt_path=ckpt, code=0.5))
     sample(sample_cfg(ckpt_path=ckpt, mode="walk", plot=str(tmp_path / "walk.png")))
     assert (tmp_path / "walk.png").stat().st_size > 0
@@ -164,17 +139,19 @@ def test_the_sampler_fixes_an_infogan_code_and_walks_the_code_first(tmp_path):
     assert not np.array_equal(np.load(low), np.load(high))  # the code moves the curves
     with pytest.raises(SampleError, match=r"^code=1.5: must be within \[-1, 1\]"):
         sample(sample_cfg(ckpt_path=ckpt, code=1.5))
-    with pytest.raises(SampleError, match="^a=1.3: this checkpoint is not conditional"):
+    with pytest.raises(
+        SampleError, match=r"^a=1.3: this checkpoint holds an InfoGAN \(model=infogan\), which takes code="
+    ):
         sample(sample_cfg(ckpt_path=ckpt, a=1.3))
-    gan = InfoCurveGAN(codes=2, latent_dim=3)
-    _, values, labels = gan.walk()
+    gan = GAN(variant=InfoGAN(codes=2), latent_dim=3)
+    _, values, labels = gan.variant.walk()
     assert labels == ["c[0]", "c[1]", "z[0]", "z[1]", "z[2]"] and values[0].min() == -1
 
 
 def test_a_variant_ensemble_resumed_at_an_epoch_boundary_is_the_same_run(tmp_path):
     from test_resume import assert_same_weights, weights
 
-    run = ["model=infogan", *TINY_VARIANT, "ensemble.size=2", "logger=none", "callbacks.curves.gif_path=null"]
+    run = ["model=infogan", *TINY_VARIANT, "ensemble.size=2", "logger=none", "callbacks.monitor.gif_path=null"]
     train(compose_config(*run, run_dir=tmp_path / "whole"))
     train(compose_config(*run, "trainer.max_epochs=1", run_dir=tmp_path / "halves"))
     train(compose_config(*run, "ckpt_path=last", run_dir=tmp_path / "halves"))

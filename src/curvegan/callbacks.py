@@ -1,4 +1,5 @@
-"""What a run shows while it trains: quality metrics, a figure of curves, the frames of progress.gif, progress."""
+"""What a run shows and keeps while it trains: quality metrics, a figure of samples, the frames of progress.gif,
+progress, checkpoints, and a clean stop on a signal."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import signal
 import sys
 import threading
 import time
+from dataclasses import asdict, dataclass
 from functools import cached_property
 from pathlib import Path
 
@@ -18,9 +20,10 @@ import torch
 from lightning.pytorch.callbacks import ModelCheckpoint, TQDMProgressBar
 from lightning.pytorch.utilities import rank_zero_only
 
-from curvegan.families import NormalMixture
-from curvegan.metrics import fit_a, summarize
-from curvegan.plots import PANEL_CURVES, CurvePlot, a_histogram
+from curvegan.evaluation import evaluate
+from curvegan.keys import BOOLEAN, SEED, TEXT, key, optional, settings, whole
+from curvegan.metrics import METRICS, headline, summarize
+from curvegan.plots import PANEL_SAMPLES, SamplePlot, parameter_histogram
 
 log = logging.getLogger(__name__)
 
@@ -29,47 +32,57 @@ class Checkpoint(ModelCheckpoint):
     """Lightning's ModelCheckpoint, with its `state_key` computed once.
 
     Lightning formats every callback's state_key around each hook call; ModelCheckpoint builds its key anew each
-    time, which made it cost about 9% of a training step here (benchmarks/speed.py). The key depends only on
-    settings fixed at construction, so caching it changes nothing else.
+    time, which made it cost about 9% of a training step (benchmarks/speed.py). The key depends only on settings
+    fixed at construction, so caching it changes nothing else.
     """
+
+    @dataclass
+    class Config:
+        dirpath: str | None = key(None, optional(TEXT), "where checkpoints go (the run dir's checkpoints/)")
+        filename: str = key("epoch{epoch:03d}", TEXT, "each epoch's checkpoint's name")
+        auto_insert_metric_name: bool = key(False, BOOLEAN, "Lightning's metric names in file names")
+        every_n_epochs: int = key(1, whole(1), "a checkpoint every this many epochs")
+        save_top_k: int = key(-1, whole(-1), "-1: keep every epoch's checkpoint (a few KB each) besides last.ckpt")
+        save_last: bool = key(True, BOOLEAN, "also keep last.ckpt, what ckpt_path=last resumes from")
+
+    def __init__(self, **config):
+        super().__init__(**asdict(settings(type(self), config)))
 
     @cached_property
     def state_key(self) -> str:
         return super().state_key
 
 
-class CurveMonitor(L.Callback):
-    """Every `every_n_epochs` epochs: measure every member on `num_samples` curves and log `quality/*` (the
+class Monitor(L.Callback):
+    """Every `every_n_epochs` epochs: measure every member on `num_samples` samples and log `quality/*` (the
     median member's values; with several members also the worst, as `quality/<metric>_worst`, and histograms
-    of the members' values under `members/`), a histogram of the fitted a of the median member's curves, and a
-    figure of curves.
+    of the members' values under `members/`), a histogram of the fitted parameter of the median member's
+    samples, and a figure of samples.
 
-    The figure shows, from the model's fixed preview inputs over the real band, one panel per member for up to
-    `members_shown` members, ordered from best to worst (shape_rmse + a_w1) and spread over the whole ranking.
-    It goes to every logger that takes images (TensorBoard's IMAGES tab) and, with `gif_path`, to a PNG in
-    frames/ beside the GIF: the GIF's frames, assembled when fit ends. The quality history (for metrics.json)
+    The figure shows, from the model's fixed preview inputs over the real family, one panel per member for up to
+    `members_shown` members, ordered from best to worst (by the family's objective) and spread over the whole
+    ranking. It goes to every logger that takes images (TensorBoard's IMAGES tab) and, with `gif_path`, to a PNG
+    in frames/ beside the GIF: the GIF's frames, assembled when fit ends. The quality history (for metrics.json)
     and the list of frames are part of the callback's checkpointed state, so a resumed run's history and GIF
     cover the whole run.
     """
 
-    def __init__(
-        self,
-        every_n_epochs: int = 1,
-        num_samples: int = 10000,
-        seed: int = 1234,
-        gif_path: str | None = None,
-        gif_frame_ms: int = 400,
-        members_shown: int = 16,
-    ):
-        self.every_n_epochs = every_n_epochs
-        self.num_samples = num_samples
-        self.seed = seed
-        self.gif_path = gif_path
-        self.gif_frame_ms = gif_frame_ms
-        self.members_shown = members_shown
+    @dataclass
+    class Config:
+        every_n_epochs: int = key(1, whole(1), "measure, log and draw every this many epochs (and after the last)")
+        num_samples: int = key(10000, whole(2), "samples behind each epoch's quality/* (evaluation.num_samples)")
+        seed: int = key(1234, SEED, "their noise seed (evaluation.seed)")
+        gif_path: str | None = key(None, optional(TEXT), "progress.gif's path; null: no GIF")
+        gif_frame_ms: int = key(400, whole(1), "each GIF frame's duration")
+        members_shown: int = key(16, whole(1, 16), "panels in the figure: members from best to worst")
+
+    def __init__(self, **config):
+        self.config = c = settings(type(self), config)
+        self.every_n_epochs, self.num_samples, self.seed = c.every_n_epochs, c.num_samples, c.seed
+        self.gif_path, self.gif_frame_ms, self.members_shown = c.gif_path, c.gif_frame_ms, c.members_shown
         self.history: list[dict] = []
         self.frames: list[str] = []  # the PNG files of the GIF's frames, in frames/ beside it
-        self.plot: CurvePlot | None = None
+        self.plot: SamplePlot | None = None
 
     def state_dict(self) -> dict:
         return {"history": self.history, "frames": self.frames}
@@ -84,8 +97,7 @@ class CurveMonitor(L.Callback):
 
     @rank_zero_only
     def measure(self, trainer: L.Trainer, gan) -> None:
-        dm = trainer.datamodule
-        per_member = gan.evaluate(self.num_samples, self.seed, dm.family, dm.x)
+        per_member = evaluate(gan, self.num_samples, self.seed)
         diverged = (gan.diverged_at >= 0).cpu()
         summary = summarize(per_member, ~diverged)
         step, epoch = gan.g_updates, trainer.current_epoch + 1
@@ -94,57 +106,60 @@ class CurveMonitor(L.Callback):
         # Members from best to worst (diverged ones last); the figure shows some spread over that ranking.
         ranking = (per_member["objective"].nan_to_num(math.inf) + diverged * 1e9).argsort().tolist()
         median_member = ranking[(len(ranking) - 1 - int(diverged.sum())) // 2]
-        inputs, _ = gan.evaluation_inputs(self.num_samples, self.seed, dm.family)
-        fitted_a = fit_a(gan.generate(inputs, slice(median_member, median_member + 1))[0].cpu(), dm.x)
         several = gan.members > 1
         scalars = {f"quality/{k}": v for k, v in summary.items() if k != "worst"}
         if several:
             scalars |= {f"quality/{k}_worst": v for k, v in summary["worst"].items()}
             scalars["members/diverged"] = float(diverged.sum())
+        family = gan.family
+        fitted = None
+        if family.parameter is not None:
+            inputs, _ = gan.variant.evaluation_inputs(self.num_samples, self.seed)
+            median_samples = gan.generate(inputs, slice(median_member, median_member + 1))[0].cpu()
+            fitted = family.fit_parameter(median_samples)
         for logger in trainer.loggers:
             logger.log_metrics(scalars, step=step)
             add_histogram = getattr(logger.experiment, "add_histogram", None)
             if add_histogram is not None:
-                # A collapsed generator shows as a spike instead of the family's spread.
-                add_histogram("quality/a_fitted", fitted_a, step)
+                if fitted is not None:  # a collapsed generator shows as a spike instead of the family's spread
+                    add_histogram("quality/a_fitted", fitted, step)
                 if several:
                     for name in ("shape_rmse", "a_w1"):
-                        add_histogram(f"members/{name}", per_member[name][~diverged], step)
+                        if name in per_member:
+                            add_histogram(f"members/{name}", per_member[name][~diverged], step)
 
         n = min(self.members_shown, len(ranking))
         shown = [ranking[round(i * (len(ranking) - 1) / max(1, n - 1))] for i in range(n)]
-        image = self.figure(gan, dm, shown, per_member, diverged, summary, epoch, step)
+        image = self.figure(gan, shown, per_member, diverged, summary, epoch, step)
         log_image(trainer, "curves/generated", image, step)
-        if isinstance(dm.family, NormalMixture):
+        if fitted is not None and family.parameter_modes() is not None:
             title = f"member {median_member} (the median), {step} G updates"
-            log_image(trainer, "curves/a_histogram", a_histogram(fitted_a, dm.family, title), step)
+            log_image(trainer, "curves/a_histogram", parameter_histogram(fitted, family, title), step)
         if self.gif_path:
             name = f"epoch{epoch:03d}.png"
             save_png(image, Path(self.gif_path).parent / "frames" / name)
             self.frames.append(name)
 
-    def figure(self, gan, dm, shown: list[int], per_member: dict, diverged, summary: dict, epoch: int, step: int):
-        """The curves figure as RGB: one panel per shown member, each titled with its numbers."""
-        # Several panels show fewer curves each, to stay legible (and the GIF small).
-        preview = gan.preview_noise if len(shown) == 1 else gan.preview_noise[:PANEL_CURVES]
+    def figure(self, gan, shown: list[int], per_member: dict, diverged, summary: dict, epoch: int, step: int):
+        """The samples figure as RGB: one panel per shown member, each titled with its numbers."""
+        # Several panels show fewer samples each, to stay legible (and the GIF small).
+        preview = gan.preview_noise if len(shown) == 1 else gan.preview_noise[:PANEL_SAMPLES]
         if self.plot is None:
-            colors, references, legend = gan.preview_style(dm, len(preview))
-            self.plot = CurvePlot(dm.x, dm.family, len(preview), len(shown), colors, references, legend)
-        curves = torch.cat([gan.generate(preview, slice(k, k + 1)).cpu() for k in shown])
+            self.plot = SamplePlot(gan.family, len(preview), len(shown), gan.variant.preview_style(len(preview)))
+        samples = torch.cat([gan.generate(preview, slice(k, k + 1)).cpu() for k in shown])
+        first, second = [m for m in per_member if METRICS[m].headline][:2]
         if gan.members == 1:
-            titles = [
-                f"epoch {epoch} · {step} G updates\nshape_rmse {summary['shape_rmse']:.3f} · a_w1 {summary['a_w1']:.3f}"
-            ]
-            return self.plot.render(curves, titles)
+            shown = headline({first: summary[first], second: summary[second]}, digits=3)
+            return self.plot.render(samples, [f"epoch {epoch} · {step} G updates\n{shown}"])
         titles = [
-            f"#{k} diverged" if diverged[k] else f"#{k} {per_member['shape_rmse'][k]:.3f} {per_member['a_w1'][k]:.3f}"
+            f"#{k} diverged" if diverged[k] else f"#{k} {per_member[first][k]:.3f} {per_member[second][k]:.3f}"
             for k in shown
         ]
         suptitle = (
-            f"epoch {epoch} · {step} G updates · median shape_rmse {summary['shape_rmse']:.3f} · a_w1"
-            f" {summary['a_w1']:.3f}\n{len(shown)} of {gan.members} members, best to worst: #member shape_rmse a_w1"
+            f"epoch {epoch} · {step} G updates · median {first} {summary[first]:.3f} · {second}"
+            f" {summary[second]:.3f}\n{len(shown)} of {gan.members} members, best to worst: #member {first} {second}"
         )
-        return self.plot.render(curves, titles, suptitle)
+        return self.plot.render(samples, titles, suptitle)
 
     @rank_zero_only
     def on_fit_end(self, trainer: L.Trainer, pl_module) -> None:
@@ -193,8 +208,12 @@ class Progress(TQDMProgressBar):
     carriage returns would flood the log, so there is no bar but one line per epoch: the epoch, G updates,
     losses, quality and speed."""
 
-    def __init__(self, refresh_rate: int = 1, terminal: bool | None = None):
-        super().__init__(refresh_rate=refresh_rate)
+    @dataclass
+    class Config:
+        refresh_rate: int = key(1, whole(0), "the bar's refresh, in training_step calls (data.batches_per_step each)")
+
+    def __init__(self, terminal: bool | None = None, **config):
+        super().__init__(**asdict(settings(type(self), config)))
         self.terminal = sys.stdout.isatty() if terminal is None else terminal
         if not self.terminal:
             self.disable()
@@ -217,11 +236,10 @@ class Progress(TQDMProgressBar):
         parts += [
             f"{name} {losses[f'train/{name}'].item():.3f}" for name in ("g_loss", "d_loss") if f"train/{name}" in losses
         ]
-        monitor = next((c for c in trainer.callbacks if isinstance(c, CurveMonitor)), None)
+        monitor = next((c for c in trainer.callbacks if isinstance(c, Monitor)), None)
         if monitor is not None and monitor.history and monitor.history[-1]["step"] == gan.g_updates:
-            latest = monitor.history[-1]
-            prefix = "median " if gan.members > 1 else ""
-            parts.append(f"{prefix}shape_rmse {latest['shape_rmse']:.4f} · a_w1 {latest['a_w1']:.4f}")
+            latest = {k: v for k, v in monitor.history[-1].items() if k not in ("epoch", "step", "worst")}
+            parts.append(("median " if gan.members > 1 else "") + headline(latest))
         diverged = int((gan.diverged_at >= 0).sum())
         if diverged:
             parts.append(f"{diverged} of {gan.members} diverged")
@@ -246,8 +264,12 @@ class StopOnSignal(L.Callback):
     continues the run exactly. The exception raised ends `fit`; `train` turns it into a one-line message.
     """
 
-    def __init__(self, ckpt_path: str):
-        self.ckpt_path = ckpt_path
+    @dataclass
+    class Config:
+        ckpt_path: str = key("last.ckpt", TEXT, "the checkpoint written on a stop (checkpoints/last.ckpt)")
+
+    def __init__(self, **config):
+        self.ckpt_path = settings(type(self), config).ckpt_path
         self.received: int | None = None
         self._previous: dict = {}
 
@@ -267,3 +289,7 @@ class StopOnSignal(L.Callback):
         for signum, handler in self._previous.items():
             signal.signal(signum, handler)
         self._previous = {}
+
+
+# The callbacks group's nodes: callbacks.NAME (configs/callbacks/default.yaml).
+CALLBACKS = {"checkpoint": Checkpoint, "monitor": Monitor, "progress_bar": Progress, "stop_on_signal": StopOnSignal}

@@ -3,19 +3,21 @@
 An objective is a discriminator loss and a generator loss over the discriminator's raw outputs (logits, or
 critic scores) [members, n, 1], plus an optional penalty that needs the discriminator itself. Every loss is
 per member, [members]: a mean over that member's own batch. The model sums them over members before its
-backward pass, so each member's gradient is its own. Adding an objective is a class here, an entry in
-OBJECTIVES and a file in configs/objective/.
+backward pass, so each member's gradient is its own. An objective is a dataclass of its keys with a `name`
+(objective=NAME): adding one is a class here and configs/objective/NAME.yaml.
 """
 
 from __future__ import annotations
 
-import inspect
-import math
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+
+from curvegan.keys import key, number
 
 
 def member_mean(x: Tensor) -> Tensor:
@@ -29,13 +31,6 @@ def bce(logits: Tensor, label: float) -> Tensor:
     return member_mean(F.binary_cross_entropy_with_logits(logits, target, reduction="none"))
 
 
-def weight(key: str, value) -> float:
-    """A penalty's weight: a finite number ≥ 0."""
-    if not (isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value) and value >= 0):
-        raise ValueError(f"objective.{key}={value}: must be a finite number ≥ 0")
-    return float(value)
-
-
 def gradient(critic: Callable[[Tensor], Tensor], inputs: Tensor) -> Tensor:
     """D's gradient at each input [members, n, f], kept in the graph so that a penalty on it trains D. Each
     member's scores depend only on its own inputs, so this one gradient holds every member's own."""
@@ -44,15 +39,17 @@ def gradient(critic: Callable[[Tensor], Tensor], inputs: Tensor) -> Tensor:
     return grad
 
 
+@dataclass
 class NonSaturatingBCE:
     """Goodfellow et al.'s GAN with the generator's fakes labelled "real" (the seed's objective).
 
     Every objective takes `r1`: the R1 penalty (Mescheder et al., 2018), r1/2 · E‖∇D(real)‖², which keeps D
-    from rising steeply around the real curves; 0 (the default) turns it off.
+    from rising steeply around the real samples; 0 (the default) turns it off.
     """
 
-    def __init__(self, r1: float = 0.0):
-        self.r1 = weight("r1", r1)
+    name: ClassVar[str] = "bce"
+
+    r1: float = key(0.0, number(at_least=0), "R1 penalty γ on D's gradient at real samples (Mescheder et al., 2018)")
 
     @property
     def penalized(self) -> bool:
@@ -73,15 +70,21 @@ class NonSaturatingBCE:
         return self.r1 / 2 * member_mean(gradient(critic, real).pow(2).sum(dim=-1)) if self.r1 else None
 
 
+@dataclass
 class Minimax(NonSaturatingBCE):
     """The original minimax game: G minimises log(1 − D(G(z))), which saturates while D wins easily."""
+
+    name: ClassVar[str] = "minimax"
 
     def g_loss(self, fake: Tensor) -> Tensor:
         return -bce(fake, 0.0)
 
 
+@dataclass
 class LeastSquares(NonSaturatingBCE):
     """LSGAN (Mao et al., 2017): squared distance of D's output to the labels 1 (real) and 0 (fake)."""
+
+    name: ClassVar[str] = "lsgan"
 
     def d_loss(self, real: Tensor, fake: Tensor) -> Tensor:
         return 0.5 * member_mean((real - 1) ** 2) + 0.5 * member_mean(fake**2)
@@ -90,8 +93,11 @@ class LeastSquares(NonSaturatingBCE):
         return 0.5 * member_mean((fake - 1) ** 2)
 
 
+@dataclass
 class Hinge(NonSaturatingBCE):
     """Hinge loss (Lim & Ye, 2017; as in SAGAN/BigGAN): D wants real ≥ 1 and fake ≤ −1."""
+
+    name: ClassVar[str] = "hinge"
 
     def d_loss(self, real: Tensor, fake: Tensor) -> Tensor:
         return member_mean(F.relu(1 - real)) + member_mean(F.relu(1 + fake))
@@ -100,13 +106,14 @@ class Hinge(NonSaturatingBCE):
         return -member_mean(fake)
 
 
+@dataclass
 class WassersteinGP(NonSaturatingBCE):
     """WGAN-GP (Gulrajani et al., 2017): a critic's score gap, with its gradient norm pushed to 1 between
-    real and fake curves. Its config also sets several critic steps per G update and Adam betas (0, 0.9)."""
+    real and fake samples. Its config also sets several critic steps per G update and Adam betas (0, 0.9)."""
 
-    def __init__(self, gp_weight: float = 10.0, r1: float = 0.0):
-        super().__init__(r1)
-        self.gp_weight = weight("gp_weight", gp_weight)
+    name: ClassVar[str] = "wgan_gp"
+
+    gp_weight: float = key(10.0, number(at_least=0), "the gradient penalty's weight λ")
 
     @property
     def penalized(self) -> bool:
@@ -126,23 +133,8 @@ class WassersteinGP(NonSaturatingBCE):
         return penalty if r1 is None else penalty + r1
 
 
-OBJECTIVES = {
-    "bce": NonSaturatingBCE,
-    "minimax": Minimax,
-    "lsgan": LeastSquares,
-    "hinge": Hinge,
-    "wgan_gp": WassersteinGP,
-}
+def objectives() -> dict[str, type]:
+    """Every objective, by name (objective=NAME)."""
+    from curvegan.keys import extensions
 
-
-def make_objective(name: str, **options):
-    """The objective called `name`, built with its options (from configs/objective/NAME.yaml)."""
-    if not isinstance(name, str) or name not in OBJECTIVES:
-        raise ValueError(f"objective={name}: must be one of {', '.join(sorted(OBJECTIVES))}")
-    cls = OBJECTIVES[name]
-    known = [p for p in inspect.signature(cls).parameters]
-    for option in options:
-        if option not in known:
-            allowed = f"one of {', '.join(known)}" if known else "none: it takes no options"
-            raise ValueError(f"objective.{option}={options[option]}: not an option of {name} ({allowed})")
-    return cls(**options)
+    return {cls.name: cls for cls in extensions("objective")}

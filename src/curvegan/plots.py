@@ -1,4 +1,5 @@
-"""Pictures of curves: generated curves drawn over the band the real family fills, one panel per member shown.
+"""Pictures of samples: generated samples over where the real ones lie, one panel per member shown. The family
+says how its samples are drawn (lines for curves, a scatter for points); this module lays out the panels.
 
 Sized to be read where they are looked at: TensorBoard shows an image scaled to its card, about 500 pixels
 wide by default, so a single run's figure is that wide with text of 14-15 pixels; an ensemble's figure is four
@@ -13,49 +14,26 @@ import torch
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from curvegan.data import quadratic_curves
-from curvegan.families import Family, NormalMixture
+from curvegan.families import Family
 
 DPI = 100
 PANEL_WIDTH, PANEL_HEIGHT, COLUMNS = 2.0, 1.6, 4  # inches, for each panel of an ensemble's figure
-PANEL_CURVES = 16  # curves per panel when there are several panels
+PANEL_SAMPLES = 16  # samples per panel when there are several panels
 FONT = {"font.size": 10, "axes.titlesize": 11, "figure.titlesize": 13, "legend.fontsize": 10}
 
 
-def draw_family(ax, x: torch.Tensor, family: Family) -> None:
-    """The real family's band in grey; for a mixture, one darker band per mode (centre ± 3 mode_std)."""
-    xs = x.numpy()
-    low, high = quadratic_curves(torch.tensor(family.band), x).numpy()
-    if isinstance(family, NormalMixture):
-        ax.fill_between(xs, low, high, color="0.93")
-        for centre in family.centres.tolist():
-            spread = 3 * family.mode_std
-            lo, hi = quadratic_curves(torch.tensor([centre - spread, centre + spread]), x).numpy()
-            ax.fill_between(xs, lo, hi, color="0.75", lw=0)
-    else:
-        ax.fill_between(xs, low, high, color="0.85")
-    span = high.max() - low.min()
-    ax.set_ylim(min(low.min(), high.min()) - 0.25 * span, max(high.max(), low.max()) + 0.25 * span)
+class SamplePlot:
+    """A figure of `panels` panels of `n` samples each over the real family, built once and redrawn with new
+    samples and titles (blitting: only the samples and the titles are drawn again).
 
-
-class CurvePlot:
-    """A figure of `panels` panels of `n` curves each over the real band, built once and redrawn with new
-    curves and titles (blitting: only the curves and the titles are drawn again).
-
-    `colors` [n] colours each curve the same way every time (a requested a, a code value); `references`
-    [n, points] are curves drawn dashed beneath them in every panel (the true curves for a cGAN's requests).
+    `style` (from the variant): `colors` [n] colours each sample the same way every time (a requested a, a code
+    value); `references` [r, dim] are real samples drawn dashed beneath them in every panel (the true curves of
+    a cGAN's requests), coloured by `reference_colors`; `legend` labels the samples.
     """
 
-    def __init__(
-        self,
-        x: torch.Tensor,
-        family: Family,
-        n: int,
-        panels: int = 1,
-        colors: list | None = None,
-        references: torch.Tensor | None = None,
-        legend: str = "generated",
-    ):
+    def __init__(self, family: Family, n: int, panels: int = 1, style: dict | None = None):
+        style = style or {}
+        self.family = family
         with mpl.rc_context(FONT):
             if panels == 1:
                 self.fig = Figure(figsize=(5.0, 3.7), dpi=DPI)
@@ -80,32 +58,37 @@ class CurvePlot:
                     wspace=0.06,
                 )
             FigureCanvasAgg(self.fig)
-            xs = x.numpy()
-            self.lines, self.titles = [], []
+            self.artists, self.titles = [], []
+            references = style.get("references")
             for ax in axes:
-                draw_family(ax, x, family)
+                family.background(ax)
                 if references is not None:
-                    ax.plot(xs, references.numpy().T, color="0.35", lw=0.8, ls="--")
-                lines = ax.plot(xs, np.zeros((len(xs), n)), alpha=0.55, lw=1.1)
-                for i, line in enumerate(lines):
-                    line.set_color(colors[i] if colors is not None else "tab:blue")
-                self.lines.append(lines)
+                    shown = family.artists(ax, len(references), style.get("reference_colors"))
+                    family.update(shown, references)
+                    for artist in shown:
+                        artist.set(linestyle="--", alpha=0.9, lw=0.9, zorder=1)
+                self.artists.append(family.artists(ax, n, style.get("colors")))
                 self.titles.append(ax.set_title(""))
             first = axes[0]
             if panels == 1:
-                first.set_xlabel("x")
-                first.set_ylabel("y")
-                first.plot([], [], color="tab:blue" if colors is None else "0.3", label=legend)
+                first.set_xlabel(family.axis_labels()[0])
+                first.set_ylabel(family.axis_labels()[1])
+                first.plot(
+                    [], [], color="tab:blue" if style.get("colors") is None else "0.3", label=style.get("legend")
+                )
                 first.fill_between([], [], [], color="0.85", label="real family")
-                first.legend(loc="upper center", frameon=False, ncols=2 if len(legend) < 20 else 1)
+                first.legend(loc="upper center", frameon=False, ncols=2 if len(style.get("legend", "")) < 20 else 1)
             self.suptitle = self.fig.suptitle("") if panels > 1 else None
-            self._background = None  # the figure without curves and titles, drawn once
+            self._background = None  # the figure without samples and titles, drawn once
 
-    def render(self, curves: torch.Tensor, titles: list[str], suptitle: str = "") -> np.ndarray:
-        """The figure with curves [panels, n, points] and one title per panel, as RGB [height, width, 3]."""
+    def moving(self) -> list:
+        artists = [a for panel in self.artists for a in panel] + self.titles
+        return artists + ([self.suptitle] if self.suptitle is not None else [])
+
+    def render(self, samples: torch.Tensor, titles: list[str], suptitle: str = "") -> np.ndarray:
+        """The figure with samples [panels, n, dim] and one title per panel, as RGB [height, width, 3]."""
         canvas = self.fig.canvas
-        moving = [line for lines in self.lines for line in lines] + self.titles
-        moving += [self.suptitle] if self.suptitle is not None else []
+        moving = self.moving()
         if self._background is None:
             for artist in moving:
                 artist.set_visible(False)
@@ -113,9 +96,8 @@ class CurvePlot:
             self._background = canvas.copy_from_bbox(self.fig.bbox)
             for artist in moving:
                 artist.set_visible(True)
-        for lines, panel_curves, title, text in zip(self.lines, curves.numpy(), titles, self.titles, strict=True):
-            for line, curve in zip(lines, panel_curves, strict=True):
-                line.set_ydata(curve)
+        for artists, panel, title, text in zip(self.artists, samples, titles, self.titles, strict=True):
+            self.family.update(artists, panel)
             text.set_text(title)
         if self.suptitle is not None:
             self.suptitle.set_text(suptitle)
@@ -125,17 +107,15 @@ class CurvePlot:
         return np.asarray(canvas.buffer_rgba())[..., :3].copy()
 
 
-def curves_figure(curves: torch.Tensor, x: torch.Tensor, family: Family, title: str = "") -> Figure:
-    """A single panel of curves [n, points] over the real family (the sampler's picture)."""
-    plot = CurvePlot(x, family, len(curves))
-    plot.render(curves[None], [title])
+def samples_figure(samples: torch.Tensor, family: Family, title: str = "") -> Figure:
+    """A single panel of samples [n, dim] over the real family (the sampler's picture)."""
+    plot = SamplePlot(family, len(samples))
+    plot.render(samples[None], [title])
     return plot.fig
 
 
-def latent_walk_figure(
-    walks: torch.Tensor, values: torch.Tensor, labels: list[str], x: torch.Tensor, family: Family
-) -> Figure:
-    """One panel per latent coordinate: the curves [dims, steps, points] met while moving along it.
+def latent_walk_figure(walks: torch.Tensor, values: torch.Tensor, labels: list[str], family: Family) -> Figure:
+    """One panel per latent coordinate: the samples [dims, steps, dim] met while moving along it.
 
     Colour runs from the lowest to the highest value of that coordinate (`values`, [dims, steps]).
     """
@@ -151,10 +131,10 @@ def latent_walk_figure(
             if d >= dims:
                 ax.axis("off")
                 continue
-            draw_family(ax, x, family)
+            family.background(ax)
             low, high = values[d].min().item(), values[d].max().item()
-            for v, curve in zip(values[d], walks[d], strict=True):
-                ax.plot(x.numpy(), curve.numpy(), color=cmap((v.item() - low) / (high - low)), lw=1.2)
+            colors = [cmap((v - low) / (high - low)) for v in values[d].tolist()]
+            family.update(family.artists(ax, len(walks[d]), colors), walks[d])
             ax.set_title(f"{labels[d]}: {low:g} to {high:g}")
         norm = mpl.colors.Normalize(0, 1)
         bar = fig.colorbar(mpl.cm.ScalarMappable(norm=norm, cmap=cmap), ax=axes, shrink=0.8, ticks=[0, 1])
@@ -163,27 +143,25 @@ def latent_walk_figure(
     return fig
 
 
-def a_histogram(a: torch.Tensor, family: NormalMixture, title: str = "") -> np.ndarray:
-    """The fitted a* of generated curves against the mixture's modes (centre ± 3 mode_std shaded), as RGB: a mode
-    with no bar over its band is one the generator misses."""
+def parameter_histogram(values: torch.Tensor, family: Family, title: str = "") -> np.ndarray:
+    """The fitted parameter of generated samples against the family's modes (shaded), as RGB: a mode with no
+    bar over its band is one the generator misses. Values outside the plotted range are counted, not drawn."""
     with mpl.rc_context(FONT):
         fig = Figure(figsize=(5.0, 3.0), dpi=DPI)
         FigureCanvasAgg(fig)
         ax = fig.add_subplot()
-        low, high = family.band
+        low, high = family.parameter_range()
         span = high - low
-        spread = 3 * family.mode_std
-        for centre in family.centres.tolist():
-            ax.axvspan(centre - spread, centre + spread, color="0.8", lw=0)
-        ax.hist(
-            a.clamp(low - 0.1 * span, high + 0.1 * span).numpy(),
-            bins=200,
-            range=(low - 0.1 * span, high + 0.1 * span),
-            color="tab:blue",
-        )
-        ax.set_xlabel("fitted a* (grey: the modes)")
-        ax.set_ylabel("curves")
-        ax.set_title(title)
-        fig.subplots_adjust(left=0.15, right=0.97, bottom=0.18, top=0.88)
+        lo, hi = low - 0.1 * span, high + 0.1 * span
+        for band_low, band_high in family.parameter_modes() or []:
+            ax.axvspan(band_low, band_high, color="0.8", lw=0)
+        values = values[values.isfinite()]
+        inside = values[(values >= lo) & (values <= hi)]
+        ax.hist(inside.numpy(), bins=200, range=(lo, hi), color="tab:blue")
+        outside = len(values) - len(inside)
+        ax.set_xlabel(f"fitted {family.parameter} (grey: the modes)")
+        ax.set_ylabel("samples")
+        ax.set_title(title + (f"\n{outside} of {len(values)} outside the range shown" if outside else ""))
+        fig.subplots_adjust(left=0.15, right=0.97, bottom=0.18, top=0.82)
         fig.canvas.draw()
         return np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()

@@ -1,21 +1,24 @@
-"""Draw curves from a trained checkpoint: `python -m curvegan.sample ckpt_path=PATH n=10000 out=curves.npy`.
+"""Draw samples from a trained checkpoint: `python -m curvegan.sample ckpt_path=PATH n=10000 out=curves.npy`.
 
 Options (Hydra-style overrides, see configs/sample.yaml): `member=` (which GAN of an ensemble), `out=` (.npy or
-.csv), `plot=` (a PNG of the curves, or with `mode=walk` of a walk through the latent space), `seed=`, and for
-the variants `a=` (a conditional model: curves for that a) and `code=` (InfoGAN: the latent code fixed).
-It prints the quality metrics of what it drew. Every value is checked before anything is written.
+.csv), `plot=` (a PNG of the samples, or with `mode=walk` of a walk through the latent space), `seed=`, and what
+the checkpoint's variant takes (its `options`): `a=` (a conditional model: samples for that a), `code=`
+(InfoGAN: the latent code fixed). It prints the quality metrics of what it drew. Every value is checked before
+anything is written.
 """
 
 from __future__ import annotations
 
-import math
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import hydra
+from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig
 
 from curvegan import import_lightning
+from curvegan.keys import SEED, TEXT, choice, key, keys_of, number, optional, whole
 
 
 class SampleError(ValueError):
@@ -23,12 +26,12 @@ class SampleError(ValueError):
 
 
 def load_checkpoint(path: str | Path, member: int = 0):
-    """Member `member` of a trained ensemble as a one-member model (on the CPU, eval mode), and its data module's
-    settings, from a Lightning checkpoint."""
+    """Member `member` of a trained ensemble as a one-member model (on the CPU, eval mode), from a Lightning
+    checkpoint."""
     import torch
-    from hydra._internal.utils import _locate
+    from hydra.utils import get_object
 
-    from curvegan.gan import CurveGAN
+    from curvegan.gan import GAN
 
     path = Path(path)
     if not path.is_file():
@@ -37,27 +40,28 @@ def load_checkpoint(path: str | Path, member: int = 0):
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # a torn file, or not a torch file at all
         raise SampleError(f"ckpt_path={path}: not a readable checkpoint ({type(err).__name__})") from None
-    keys = ("state_dict", "hyper_parameters", "datamodule_hyper_parameters")
-    if not isinstance(ckpt, dict) or any(k not in ckpt for k in keys):
-        raise SampleError(f"ckpt_path={path}: not a curvegan checkpoint (needs {', '.join(keys)})")
+    keys = ("state_dict", "hyper_parameters")
+    if not isinstance(ckpt, dict) or any(k not in ckpt for k in keys) or "family" not in ckpt["hyper_parameters"]:
+        raise SampleError(f"ckpt_path={path}: not a curvegan checkpoint (needs {', '.join(keys)} with a family)")
     hparams = dict(ckpt["hyper_parameters"])
     members = hparams.get("members", 1)
     if not (isinstance(member, int) and 0 <= member < members):
         raise SampleError(f"member={member}: must be a member of this ensemble, 0 to {members - 1}")
     try:
-        cls = _locate(ckpt.get("curvegan_model", "curvegan.gan.CurveGAN"))
+        cls = get_object(ckpt.get("curvegan_model", "curvegan.gan.GAN"))
         gan = cls(**{**hparams, "members": 1})
-        gan.load_state_dict(CurveGAN.member_state_dict(ckpt["state_dict"], member))
-    except (TypeError, RuntimeError, ValueError, ImportError) as err:
-        reason = str(err).splitlines()[0]
+        gan.load_state_dict(GAN.member_state_dict(ckpt["state_dict"], member))
+    except Exception as err:
+        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
         raise SampleError(f"ckpt_path={path}: not a curvegan checkpoint ({reason})") from None
-    return gan.eval(), dict(ckpt["datamodule_hyper_parameters"])
+    return gan.eval()
 
 
-def write_curves(curves, out: Path) -> None:
+def write_samples(samples, out: Path) -> None:
     import numpy as np
 
-    array = curves.numpy().astype(np.float32)
+    array = samples.numpy().astype(np.float32)
+    out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(out.name + ".partial")
     if out.suffix == ".npy":
         with open(partial, "wb") as f:
@@ -68,49 +72,60 @@ def write_curves(curves, out: Path) -> None:
 
 
 def writable(key: str, value: str, suffixes: tuple[str, ...]) -> Path:
-    """An output path: the right suffix, and a folder that exists or can be made."""
+    """An output path: the right suffix, not a folder, and a folder that exists or can be made (tried at its
+    nearest existing folder, and removed again: nothing is left)."""
+    import os
+    import tempfile
+
     path = Path(value)
     if path.suffix not in suffixes:
         raise SampleError(f"{key}={value}: must end in {' or '.join(suffixes)}")
+    if path.is_dir():
+        raise SampleError(f"{key}={value}: is a folder; give a file name ending in {' or '.join(suffixes)}")
     existing = next(p for p in [path.absolute().parent, *path.absolute().parents] if p.exists())
     if not existing.is_dir():
         raise SampleError(f"{key}={value}: cannot be written ({existing} is not a folder)")
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".curvegan-", dir=existing))
+    except OSError as err:
+        raise SampleError(f"{key}={value}: cannot be written ({existing}: {err.strerror or err})") from None
     return path
 
 
-KEYS = {"ckpt_path", "n", "out", "plot", "mode", "plot_curves", "seed", "member", "a", "code"}
+@dataclass
+class SampleKeys:
+    """The sampler's keys (configs/sample.yaml starts from them)."""
+
+    ckpt_path: str | None = key(None, optional(TEXT), "a training run's checkpoint, e.g. RUN/checkpoints/last.ckpt")
+    member: int = key(0, whole(0), "which GAN of an ensemble (0 to ensemble.size - 1)")
+    n: int = key(10000, whole(1), "samples to draw")
+    out: str | None = key(None, optional(TEXT), "where to write them: .npy (float32 [n, dim]) or .csv; null: nowhere")
+    plot: str | None = key(None, optional(TEXT), "a PNG of the samples (mode=samples) or of a latent walk (mode=walk)")
+    mode: str = key("samples", choice("samples", "walk"), "what plot= draws")
+    plot_samples: int = key(48, whole(1), "samples drawn in the picture")
+    seed: int = key(1234, SEED, "noise seed; training's samples.npy uses evaluation.seed (1234 by default)")
+    a: float | None = key(None, optional(number()), "model=cgan: draw samples for this a (within the trained range)")
+    code: float | None = key(
+        None, optional(number()), "model=infogan: fix the continuous codes at this value, in [-1, 1]"
+    )
+
+
+OPTIONS = ("a", "code")  # what a variant may take (its `options`); each is checked against the checkpoint's
 
 
 def check(cfg: DictConfig) -> None:
-    """Every value the sampler takes, checked before anything is loaded or written."""
-    from curvegan.config import SEED_MAX, available_memory, gb
+    """Every value the sampler takes, checked against its key's rule before anything is loaded or written."""
+    from curvegan.preflight import available_memory, gb
 
-    for key in cfg:
-        if key not in KEYS:
-            raise SampleError(f"{key}={cfg[key]}: not a key of the sampler (one of {', '.join(sorted(KEYS))})")
-
-    def whole(key, low, high=None):
-        value = cfg[key]
-        if not (
-            isinstance(value, int) and not isinstance(value, bool) and value >= low and (high is None or value <= high)
-        ):
-            span = f"≥ {low}" if high is None else f"in [{low}, {high}]"
-            raise SampleError(f"{key}={value!r}: must be a whole number {span}")
-
+    declared = keys_of(SampleKeys)
+    for name in cfg:
+        if name not in declared:
+            raise SampleError(f"{name}={cfg[name]}: not a key of the sampler (one of {', '.join(sorted(declared))})")
+        allowed = declared[name].rule(cfg[name])
+        if allowed is not None:
+            raise SampleError(f"{name}={cfg[name]}: must be {allowed}")
     if cfg.ckpt_path is None:
         raise SampleError("ckpt_path: missing; give ckpt_path=PATH to a checkpoint (a run's checkpoints/last.ckpt)")
-    whole("n", 1)
-    whole("plot_curves", 1)
-    whole("seed", 0, SEED_MAX)
-    whole("member", 0)
-    if cfg.mode not in ("curves", "walk"):
-        raise SampleError(f"mode={cfg.mode}: must be curves or walk")
-    for key in ("a", "code"):
-        value = cfg[key]
-        if value is not None and not (
-            isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-        ):
-            raise SampleError(f"{key}={value}: must be a finite number, or null")
     if cfg.out is not None:
         writable("out", cfg.out, (".npy", ".csv"))
     if cfg.plot is not None:
@@ -121,37 +136,43 @@ def check(cfg: DictConfig) -> None:
 
 
 def sample(cfg: DictConfig) -> dict:
-    """Draw cfg.n curves from member cfg.member of cfg.ckpt_path, write what cfg asks for, return their quality."""
+    """Draw cfg.n samples from member cfg.member of cfg.ckpt_path, write what cfg asks for, return their quality."""
     check(cfg)
     import_lightning()
-    from curvegan.data import QuadraticCurves
-    from curvegan.metrics import curve_quality
-    from curvegan.plots import curves_figure, latent_walk_figure
+    from curvegan.metrics import headline
+    from curvegan.plots import latent_walk_figure, samples_figure
 
-    gan, data = load_checkpoint(cfg.ckpt_path, cfg.member)
-    family = QuadraticCurves(**data).family
-    x = QuadraticCurves(**data).x
+    gan = load_checkpoint(cfg.ckpt_path, cfg.member)
+    variant, family = gan.variant, gan.family
+    options = {name: cfg[name] for name in OPTIONS if cfg[name] is not None}
+    for name, value in options.items():
+        if name not in variant.options:
+            takes = ", ".join(f"{k}=" for k in variant.options) or "no option"
+            raise SampleError(f"{name}={value}: this checkpoint holds {variant.title}, which takes {takes}")
     try:
-        inputs = gan.sample_inputs(cfg.n, cfg.seed, family, a=cfg.a, code=cfg.code)
+        inputs = variant.sample_inputs(cfg.n, cfg.seed, **options)
     except ValueError as err:
         raise SampleError(str(err)) from None
-    curves = gan.generate(inputs)[0]
-    quality = {k: v.item() for k, v in curve_quality(curves, x, family).items() if k != "objective"}
-    if cfg.a is not None:
-        quality |= {k: v.item() for k, v in gan.requested_quality(curves, x, cfg.a).items()}
+    samples = gan.generate(inputs)[0]
+    quality = {k: v.item() for k, v in family.quality(samples[None]).items() if k != "objective"}
+    quality |= {k: v.item() for k, v in variant.requested_quality(samples, **options).items()}
     if cfg.out is not None:
-        write_curves(curves, Path(cfg.out))
+        write_samples(samples, Path(cfg.out))
     if cfg.plot is not None:
         if cfg.mode == "walk":
-            fig = latent_walk_figure(*gan.walk(), x, family)
+            fig = latent_walk_figure(*variant.walk(), family)
         else:
-            title = f"{cfg.n} curves, member {cfg.member}\nshape_rmse {quality['shape_rmse']:.3f}"
-            fig = curves_figure(curves[: cfg.plot_curves], x, family, title)
+            shown = min(cfg.plot_samples, cfg.n)
+            title = f"{shown:,} of {cfg.n:,} samples, member {cfg.member}\n{headline(quality, digits=3)}"
+            fig = samples_figure(samples[:shown], family, title)
         Path(cfg.plot).parent.mkdir(parents=True, exist_ok=True)
         partial = Path(cfg.plot).with_name(Path(cfg.plot).name + ".partial")
         fig.savefig(partial, format="png")
         partial.replace(cfg.plot)
     return quality
+
+
+ConfigStore.instance().store(name="sample_schema", node=SampleKeys)
 
 
 @hydra.main(version_base="1.3", config_path="pkg://curvegan.conf", config_name="sample")

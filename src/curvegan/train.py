@@ -1,7 +1,7 @@
-"""Train a CurveGAN from the composed Hydra config: `python -m curvegan.train [overrides]`.
+"""Train GANs from the composed Hydra config: `python -m curvegan.train [overrides]`.
 
 `train(cfg)` does the work and returns the final metrics; `main` is the thin Hydra entry around it and returns
-one number for sweepers (lower is better). Heavy imports happen inside `train`, so `--help` stays quick.
+one number for sweepers (lower is better). Heavy imports happen inside `train`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import math
 import os
 import sys
 import time
-import warnings
 from pathlib import Path
 
 import hydra
@@ -23,7 +22,8 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from curvegan import import_lightning
-from curvegan.config import ConfigError, register_schemas, resolve_ckpt_path, validate
+from curvegan.config import ConfigError, validate
+from curvegan.keys import register_schemas
 
 register_schemas()
 
@@ -32,22 +32,9 @@ class TrainingFailed(CompactHydraException):
     """The run could not finish (it diverged); Hydra prints the one-line message and exits non-zero."""
 
 
-def objective_value(metrics: dict) -> float:
-    """What sweeps minimise: shape error plus coverage error (both in units of y, or a), the median over the
-    ensemble's members, so one run judges a setting over all its seeds."""
-    return metrics["objective"]
-
-
-def _quiet_lightning() -> None:
-    """Let Hydra's logging print Lightning's messages once (Lightning adds a console handler of its own)."""
-    logging.getLogger("lightning").handlers.clear()
-    logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(lambda r: "litlogger" not in r.getMessage())
-    warnings.filterwarnings("ignore", message=".*isinstance.treespec, LeafSpec.*")
-
-
 def strict_json(value):
     """value with every non-finite float (NaN, ±inf) as None: JSON has no such numbers, so null means
-    "not defined" (mode_kl with no high-quality curve) or "not finite"."""
+    "not defined" (mode_kl with no high-quality sample) or "not finite"."""
     if isinstance(value, dict):
         return {k: strict_json(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -64,36 +51,36 @@ def write_atomically(path: Path, write) -> None:
     os.replace(partial, path)
 
 
-def final_evaluation(model, datamodule, evaluation, samples_path: Path | None) -> dict:
-    """Every member's quality on evaluation.num_samples curves from fixed noise, and (if samples_path) those
-    curves as samples.npy: [n, points] for one member, [members, n, points] for more."""
-    import numpy as np
+def cpu_threads(cfg: DictConfig) -> int | None:
+    """torch's intra-op threads: with auto, one below 64 members (measured on 2 cores, benchmarks/ensemble.py:
+    one thread is fastest for small ensembles, whose matrices are too small to split), every core from 64."""
+    if cfg.cpu_threads == "auto":
+        return 1 if cfg.ensemble.size < 64 else None
+    return cfg.cpu_threads
 
-    from curvegan.metrics import COLLAPSED_BELOW, summarize
 
-    members, n, points = model.members, evaluation.num_samples, datamodule.hparams.num_points
-    args = (n, evaluation.seed, datamodule.family, datamodule.x)
-    if samples_path is None:
-        per_member = model.evaluate(*args)
-    else:
-        # Written a run of members at a time (in member order), so they never all sit in memory at once.
-        partial = samples_path.with_name(samples_path.name + ".partial")
-        with open(partial, "wb") as out:
-            shape = (n, points) if members == 1 else (members, n, points)
-            np.lib.format.write_array_header_1_0(out, {"descr": "<f4", "fortran_order": False, "shape": shape})
-            per_member = model.evaluate(*args, each=lambda curves: out.write(curves.numpy().astype("<f4").tobytes()))
-        os.replace(partial, samples_path)
-    diverged = (model.diverged_at >= 0).cpu()
-    collapsed = per_member["a_std"] < COLLAPSED_BELOW * datamodule.family.std
-    rows = []
-    for k in range(members):
-        row = {"member": k, **{name: values[k].item() for name, values in per_member.items()}}
-        row |= {"collapsed": bool(collapsed[k]), "diverged": bool(diverged[k])}
-        if diverged[k]:
-            row["diverged_at"] = int(model.diverged_at[k])
-        rows.append(row)
-    counts = {"diverged": int(diverged.sum()), "collapsed": int((collapsed & ~diverged).sum())}
-    return {**summarize(per_member, ~diverged), "members": rows, **counts}
+def build(cfg: DictConfig):
+    """The data module, the model, the callbacks, the loggers and the trainer the config describes."""
+    from hydra.utils import get_object, instantiate
+
+    from curvegan.data import RealData
+
+    family = instantiate(cfg.data, _convert_="all")
+    datamodule = RealData(family, members=cfg.ensemble.size, seed=cfg.seed)
+    # The model builds its parts (networks, variant, objective) from their config nodes, and keeps them as such
+    # in its checkpoints' hyperparameters.
+    settings = OmegaConf.to_container(cfg.model, resolve=True)
+    model = get_object(settings.pop("_target_"))(
+        family=family,
+        members=cfg.ensemble.size,
+        seed=cfg.seed,
+        objective=OmegaConf.to_container(cfg.objective, resolve=True),
+        **settings,
+    )
+    callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c is not None]
+    loggers = [instantiate(lg) for lg in (cfg.get("logger") or {}).values() if lg is not None]
+    trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    return datamodule, model, callbacks, trainer
 
 
 def train(cfg: DictConfig) -> dict:
@@ -106,10 +93,11 @@ def train(cfg: DictConfig) -> dict:
     import_lightning()
     import lightning as L
     import torch
-    from hydra.utils import instantiate
 
-    from curvegan.callbacks import CurveMonitor, Interrupted
+    from curvegan.callbacks import Interrupted, Monitor
+    from curvegan.evaluation import final
     from curvegan.gan import Diverged
+    from curvegan.preflight import resolve_ckpt_path
 
     _quiet_lightning()
     run_dir = Path(cfg.run_dir)
@@ -117,20 +105,10 @@ def train(cfg: DictConfig) -> dict:
     # Only a finished run has these: a resumed run must not look finished before it is.
     for stale in ("metrics.json", "samples.npy"):
         (run_dir / stale).unlink(missing_ok=True)
-    threads = cfg.cpu_threads
-    if threads == "auto":
-        # Measured on 2 cores (benchmarks/ensemble.py): one thread is fastest for small ensembles, whose
-        # matrices are too small to split; from about 64 members, every core.
-        threads = 1 if cfg.ensemble.size < 64 else None
-    if threads:
+    if threads := cpu_threads(cfg):
         torch.set_num_threads(threads)
     L.seed_everything(cfg.seed, verbose=False)
-
-    datamodule = instantiate(cfg.data)
-    model = instantiate(cfg.model, _convert_="all")
-    callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c is not None]
-    loggers = [instantiate(lg) for lg in (cfg.get("logger") or {}).values() if lg is not None]
-    trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    datamodule, model, callbacks, trainer = build(cfg)
 
     last = run_dir / "checkpoints" / "last.ckpt"
     start = time.perf_counter()
@@ -146,9 +124,9 @@ def train(cfg: DictConfig) -> dict:
 
     samples_path = run_dir / "samples.npy" if trainer.is_global_zero else None
     model.to(trainer.strategy.root_device)  # Lightning hands the model back on the CPU; measure where it trained
-    metrics = final_evaluation(model, datamodule, cfg.evaluation, samples_path)
+    metrics = final(model, cfg.evaluation.num_samples, cfg.evaluation.seed, samples_path)
     metrics |= {"ensemble_size": model.members, "steps": model.g_updates, "seconds": round(seconds, 3)}
-    monitor = next((c for c in callbacks if isinstance(c, CurveMonitor)), None)
+    monitor = next((c for c in callbacks if isinstance(c, Monitor)), None)
     if trainer.is_global_zero:
         metrics["history"] = monitor.history if monitor else []
         text = json.dumps(strict_json(metrics), indent=2, allow_nan=False) + "\n"
@@ -157,31 +135,39 @@ def train(cfg: DictConfig) -> dict:
     return metrics
 
 
+def _quiet_lightning() -> None:
+    """Let Hydra's logging print Lightning's messages once (Lightning adds a console handler of its own)."""
+    import warnings
+
+    logging.getLogger("lightning").handlers.clear()
+    logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(lambda r: "litlogger" not in r.getMessage())
+    warnings.filterwarnings("ignore", message=".*isinstance.treespec, LeafSpec.*")
+
+
 def summary_line(metrics: dict, seconds: float) -> str:
-    """What a finished run prints: its size, time and quality (an ensemble's medians and worst)."""
+    """What a finished run prints: its size, time and the headline metrics of its family and variant (an
+    ensemble's medians, each with the worst member's value)."""
+    from curvegan.metrics import headline
+
+    values = {name: metrics[name] for name in metrics["declarations"]}
     k = metrics["ensemble_size"]
     if k == 1:
-        return (
-            f"curvegan: {metrics['steps']} G updates in {seconds:.1f} s · shape_rmse {metrics['shape_rmse']:.4f}"
-            f" · a_w1 {metrics['a_w1']:.4f} · a_std {metrics['a_std']:.4f}"
-        )
-    worst = metrics["worst"]
+        return f"curvegan: {metrics['steps']} G updates in {seconds:.1f} s · {headline(values)}"
     diverged = f" · {metrics['diverged']} diverged" if metrics["diverged"] else ""
     return (
-        f"curvegan: {k} GANs × {metrics['steps']} G updates in {seconds:.1f} s · median shape_rmse"
-        f" {metrics['shape_rmse']:.4f} (worst {worst['shape_rmse']:.4f}) · a_w1 {metrics['a_w1']:.4f}"
-        f" (worst {worst['a_w1']:.4f}) · a_std {metrics['a_std']:.4f}{diverged}"
+        f"curvegan: {k} GANs × {metrics['steps']} G updates in {seconds:.1f} s · median"
+        f" {headline(values, metrics['worst'])}{diverged}"
     )
 
 
 @hydra.main(version_base="1.3", config_path="pkg://curvegan.conf", config_name="train")
 def main(cfg: DictConfig) -> float:
-    """Train, and return the median member's shape_rmse + a_w1 for sweepers to minimise.
+    """Train, and return the median member's objective (curves: shape_rmse + a_w1) for sweepers to minimise.
 
     A single run's config was already validated before Hydra made its run dir (config.RefuseBeforeRun); a
     sweep job is validated here, and a refused job's dir, which holds only what Hydra wrote, is removed."""
     try:
-        return objective_value(train(cfg))
+        return train(cfg)["objective"]
     except ConfigError as err:
         if HydraConfig.get().mode == RunMode.MULTIRUN:
             remove_if_only_hydra_wrote(Path(cfg.run_dir))

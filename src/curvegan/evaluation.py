@@ -1,0 +1,67 @@
+"""Measuring every member: the family's exact metrics, the variant's own, on samples from fixed inputs; and the
+final record of a run (metrics.json's numbers, samples.npy)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from curvegan.metrics import declarations, summarize
+
+
+def member_chunks(gan, n: int) -> Iterator[slice]:
+    """Runs of members small enough that their n samples' activations stay within about 32 MB on the CPU (the
+    process's peak memory), 256 MB on a GPU (fewer, larger operations)."""
+    widest = max([p.shape[-1] for p in gan.sampler.parameters() if p.dim() == 3] + [gan.family.dim])
+    widest = max([widest] + [p.shape[-1] for p in gan.discriminator.parameters() if p.dim() == 3])
+    budget = 2**23 if gan.device.type == "cpu" else 2**26
+    step = max(1, budget // (n * widest))
+    for first in range(0, gan.members, step):
+        yield slice(first, min(first + step, gan.members))
+
+
+@torch.no_grad()
+def evaluate(gan, n: int, seed: int, each: Callable[[Tensor], None] | None = None) -> dict[str, Tensor]:
+    """Every member's quality on n samples, {metric: [members]}, every member drawing from the same fixed
+    inputs (`seed`), so members compare like with like. Members go a run at a time (`member_chunks`);
+    `each(samples)`, if given, sees each run's samples [m, n, dim] on the CPU, in member order."""
+    inputs, known = gan.variant.evaluation_inputs(n, seed)
+    per_member: dict[str, list] = {}
+    for members in member_chunks(gan, n):
+        samples = gan.generate(inputs, members)
+        quality = gan.family.quality(samples) | gan.variant.quality(samples, known, members)
+        if each is not None:
+            each(samples.cpu())
+        for name, values in quality.items():
+            per_member.setdefault(name, []).append(values.cpu())
+    return {name: torch.cat(values) for name, values in per_member.items()}
+
+
+def final(gan, n: int, seed: int, samples_path: Path | None) -> dict:
+    """Every member's quality on n samples from fixed noise, and (if samples_path) those samples as samples.npy,
+    [members, n, dim] float32, written a run of members at a time (they never all sit in memory at once)."""
+    if samples_path is None:
+        per_member = evaluate(gan, n, seed)
+    else:
+        partial = samples_path.with_name(samples_path.name + ".partial")
+        with open(partial, "wb") as out:
+            header = {"descr": "<f4", "fortran_order": False, "shape": (gan.members, n, gan.family.dim)}
+            np.lib.format.write_array_header_1_0(out, header)
+            per_member = evaluate(gan, n, seed, each=lambda s: out.write(s.numpy().astype("<f4").tobytes()))
+        os.replace(partial, samples_path)
+    diverged = (gan.diverged_at >= 0).cpu()
+    collapsed = gan.family.collapsed(per_member)
+    rows = []
+    for k in range(gan.members):
+        row = {"member": k, **{name: values[k].item() for name, values in per_member.items()}}
+        row |= {"collapsed": bool(collapsed[k]), "diverged": bool(diverged[k])}
+        if diverged[k]:
+            row["diverged_at"] = int(gan.diverged_at[k])
+        rows.append(row)
+    counts = {"diverged": int(diverged.sum()), "collapsed": int((collapsed & ~diverged).sum())}
+    return {**summarize(per_member, ~diverged), "members": rows, **counts, "declarations": declarations(per_member)}

@@ -1,0 +1,248 @@
+"""Config keys, each declared once by the class that uses it: a dataclass field with its default, the rule its
+value must meet and a line of help (`key`). Everything else is derived from those declarations: the Hydra
+schemas that give each YAML file its defaults and types (`register_schemas`), the validation that refuses a bad
+value in one line (curvegan.config), the table of the refusal test, and docs/config.md (`python -m curvegan.keys`).
+
+A class declares its keys by being a dataclass of them (a family, a variant, an objective) or by a nested
+dataclass `Config` (a LightningModule, a network, a callback); `keys_of(cls)` finds them either way. The
+extension points are found by their module: every module in curvegan/families/ and curvegan/variants/, and
+every class of curvegan/objectives.py, that has a `name` of its own is registered as `<group>/<name>_schema`.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import importlib
+import math
+import pkgutil
+import typing
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+SEED_MAX = 2**32 - 1  # numpy's seeding, which Lightning's seed_everything uses, takes [0, 2³² − 1]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """What a value must be: `check(value)` is true when it can be used, `allowed` says what that is, and `bad` is
+    a value the rule refuses (the refusal test tries it)."""
+
+    check: Callable[[Any], bool]
+    allowed: str
+    bad: Any
+
+    def __call__(self, value: Any) -> str | None:
+        """None when the value is allowed, else what is allowed."""
+        try:
+            ok = bool(self.check(value))
+        except (TypeError, ValueError, AttributeError):
+            ok = False
+        return None if ok else self.allowed
+
+
+def _int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _number(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _list(v: Any) -> bool:
+    from omegaconf import ListConfig
+
+    return isinstance(v, list | tuple | ListConfig)
+
+
+def whole(low: int = 1, high: int | None = None) -> Rule:
+    allowed = f"a whole number ≥ {low}" if high is None else f"a whole number in [{low}, {high}]"
+    return Rule(lambda v: _int(v) and v >= low and (high is None or v <= high), allowed, low - 1)
+
+
+def number(above: float | None = None, at_least: float | None = None, below: float | None = None) -> Rule:
+    """A finite number, > above, ≥ at_least, < below (each bound optional)."""
+    bounds = [f"> {above}" if above is not None else "", f"≥ {at_least}" if at_least is not None else ""]
+    bounds.append(f"< {below}" if below is not None else "")
+    allowed = " ".join(["a finite number", *[b for b in bounds if b]])
+    bad = (
+        above if above is not None else at_least - 1 if at_least is not None else below if below is not None else "inf"
+    )
+    return Rule(
+        lambda v: (
+            _number(v)
+            and (above is None or v > above)
+            and (at_least is None or v >= at_least)
+            and (below is None or v < below)
+        ),
+        allowed,
+        bad,
+    )
+
+
+def choice(*options: Any) -> Rule:
+    shown = ", ".join("null" if o is None else str(o).lower() if isinstance(o, bool) else str(o) for o in options)
+    return Rule(lambda v: any(type(o) is type(v) and o == v for o in options), f"one of {shown}", "nope")
+
+
+def optional(rule: Rule) -> Rule:
+    """null, or what `rule` allows."""
+    return Rule(lambda v: v is None or rule(v) is None, f"null or {rule.allowed}", rule.bad)
+
+
+def either(first: Rule, second: Rule) -> Rule:
+    return Rule(lambda v: first(v) is None or second(v) is None, f"{first.allowed} or {second.allowed}", first.bad)
+
+
+BOOLEAN = Rule(lambda v: isinstance(v, bool), "true or false", "maybe")
+TEXT = Rule(lambda v: isinstance(v, str) and v != "", "a non-empty string", "")
+SEED = whole(0, SEED_MAX)
+WIDTHS = Rule(
+    lambda v: _list(v) and all(_int(w) and w >= 1 for w in v),
+    "a list of layer widths, each a whole number ≥ 1 (an empty list: no hidden layer)",
+    [32, 0],
+)
+
+
+def numbers(length: int | None = None, at_least: int = 1, low: float = -math.inf, below: float = math.inf) -> Rule:
+    """A list of finite numbers in [low, below): exactly `length` of them, or at least `at_least`."""
+    size = f"{length}" if length is not None else f"{at_least} or more"
+    span = "" if low == -math.inf and below == math.inf else f" in [{low:g}, {below:g})"
+    return Rule(
+        lambda v: (
+            _list(v)
+            and (len(v) == length if length is not None else len(v) >= at_least)
+            and all(_number(x) and low <= x < below for x in v)
+        ),
+        f"a list of {size} finite numbers{span}",
+        [],
+    )
+
+
+def key(default: Any, rule: Rule, help: str) -> Any:
+    """A declared config key: its default, its rule and one line of help (a dataclass field)."""
+    metadata = {"rule": rule, "help": help}
+    if isinstance(default, list | dict | tuple):
+        value = list(default) if isinstance(default, tuple) else default
+        return field(default_factory=lambda: copy.deepcopy(value), metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
+def owner(cls: type) -> type | None:
+    """The dataclass that declares the keys of `cls`: its nested `Config`, or itself."""
+    declared = getattr(cls, "Config", None)
+    if declared is None and dataclasses.is_dataclass(cls):
+        declared = cls
+    return declared
+
+
+@dataclass(frozen=True)
+class Declared:
+    """One declared key: its default, its rule and help, or (`keys`) a nested group of keys."""
+
+    name: str
+    default: Any
+    rule: Rule | None
+    help: str
+    keys: dict[str, Declared] | None = None
+
+
+def keys_of(cls: type) -> dict[str, Declared]:
+    """The keys `cls` declares, by name; a nested dataclass of keys (ensemble, evaluation) is one group."""
+    declared = owner(cls)
+    if declared is None:
+        return {}
+    hints = typing.get_type_hints(declared)
+    keys = {}
+    for f in dataclasses.fields(declared):
+        if f.name.startswith("_"):
+            continue
+        default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+        nested = hints.get(f.name)
+        if dataclasses.is_dataclass(nested):
+            keys[f.name] = Declared(f.name, dataclasses.asdict(default), None, "", keys_of(nested))
+        else:
+            keys[f.name] = Declared(f.name, default, f.metadata.get("rule"), f.metadata.get("help", ""))
+    return keys
+
+
+def defaults(cls: type) -> dict[str, Any]:
+    """The declared keys of `cls` with their defaults, as plain values."""
+    return {name: copy.deepcopy(d.default) for name, d in keys_of(cls).items()}
+
+
+def target(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def node(cls: type, **overrides: Any) -> dict:
+    """A config node that builds `cls`: its `_target_` and its declared keys at their defaults (or as given)."""
+    return {"_target_": target(cls), **defaults(cls), **overrides}
+
+
+def complete(config: dict) -> dict:
+    """A config node with every key its class declares: the given values over the defaults, nested nodes too."""
+    from hydra.utils import get_object
+
+    filled = {"_target_": config["_target_"], **defaults(get_object(config["_target_"]))}
+    filled |= {k: v for k, v in config.items() if k not in ("_target_", "_partial_")}
+    return {k: complete(v) if isinstance(v, dict) and "_target_" in v else v for k, v in filled.items()}
+
+
+def schema(cls: type, target_path: str | None = None) -> type:
+    """The Hydra schema of `cls`: its declared keys (types and defaults) and `_target_` (the class itself, or
+    `target_path` for a class whose keys curvegan declares apart), so a YAML file that starts from it states
+    only what differs."""
+    if target_path == "":
+        return owner(cls)
+    first = dataclasses.make_dataclass("Target", [("_target_", str, field(default=target_path or target(cls)))])
+    return dataclasses.make_dataclass(f"{cls.__name__}Schema", [], bases=(owner(cls), first))  # _target_ first
+
+
+def settings(cls: type, given: dict) -> Any:
+    """`cls`'s declared keys as its Config: the given values over the defaults (an unknown key: TypeError)."""
+    return owner(cls)(**given)
+
+
+# --- extension points: found by their module ------------------------------------------------------------
+
+EXTENSIONS = {  # config group: the package (each module a candidate) or module holding its options
+    "data": "curvegan.families",
+    "model/variant": "curvegan.variants",
+    "objective": "curvegan.objectives",
+}
+
+
+def extensions(group: str) -> Iterator[type]:
+    """Every class of a group's package or module that names itself (`name` in its own namespace)."""
+    root = importlib.import_module(EXTENSIONS[group])
+    modules = [root]
+    if hasattr(root, "__path__"):
+        modules += [importlib.import_module(f"{root.__name__}.{m.name}") for m in pkgutil.iter_modules(root.__path__)]
+    seen = set()
+    for module in modules:
+        for value in vars(module).values():
+            if isinstance(value, type) and "name" in value.__dict__ and value.__module__ == module.__name__:
+                if value not in seen:
+                    seen.add(value)
+                    yield value
+
+
+def register_schemas() -> None:
+    """Put every schema in Hydra's ConfigStore: the extension points' (`<group>/<name>_schema`) and the fixed
+    ones (`curvegan.config.fixed_schemas`); and curvegan's resolvers in OmegaConf."""
+    from hydra.core.config_store import ConfigStore
+    from omegaconf import OmegaConf
+
+    from curvegan.config import RESOLVERS, fixed_schemas
+
+    for name, resolver in RESOLVERS.items():
+        if not OmegaConf.has_resolver(name):
+            OmegaConf.register_new_resolver(name, resolver)
+    store = ConfigStore.instance()
+    for group in EXTENSIONS:
+        for cls in extensions(group):
+            store.store(group=group, name=f"{cls.name}_schema", node=schema(cls))
+    for group, name, cls, target_path in fixed_schemas():
+        store.store(group=group, name=name, node=schema(cls, target_path))

@@ -1,0 +1,241 @@
+"""Before a run starts: will it fit (memory, disk), can its run dir be made and is it free, and, when resuming,
+was the checkpoint trained with these settings. Each refusal is a ConfigError naming the key the user gave."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from curvegan.config import ConfigError, refuse
+
+# What a run writes into its run dir (besides Hydra's .hydra/ and the log): a dir holding any of these holds a run.
+RUN_OUTPUTS = ("checkpoints", "metrics.json", "samples.npy", "tensorboard", "csv", "wandb", "progress.gif", "frames")
+
+
+def check(cfg: DictConfig) -> None:
+    check_memory(cfg)
+    check_run_dir_is_free(cfg)
+    if cfg.ckpt_path is not None:
+        path = resolve_ckpt_path(cfg)
+        if not Path(path).is_file():
+            raise refuse("ckpt_path", cfg.ckpt_path, f"an existing checkpoint file ({path} is not one)")
+        check_resumable(cfg, path)
+
+
+def given_keys() -> list[str]:
+    """The keys the user set on the command line (empty outside Hydra)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if not HydraConfig.initialized():
+        return []
+    return [o.split("=", 1)[0].lstrip("+~") for o in HydraConfig.get().overrides.task]
+
+
+# --- the run dir ---------------------------------------------------------------------------------------
+
+
+def check_run_dir(run_dir: str) -> None:
+    """Refuse a run dir that cannot be created or written, before Hydra creates it: its nearest existing
+    folder must take a new folder (tried, and removed again: nothing is left)."""
+    path = Path(run_dir).absolute()
+    existing = next(p for p in [path, *path.parents] if p.exists())
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".curvegan-", dir=existing))
+    except OSError as err:
+        reason = err.strerror or type(err).__name__
+        raise ConfigError(f"hydra.run.dir={run_dir}: cannot be created ({existing}: {reason})") from None
+
+
+def check_run_dir_is_free(cfg: DictConfig) -> None:
+    """A new run needs a run dir with no run in it; a resumed one, its own (or a free one): never two mixed."""
+    run_dir = Path(cfg.run_dir)
+    held = sorted(name for name in RUN_OUTPUTS if (run_dir / name).exists())
+    if not held:
+        return
+    if cfg.ckpt_path is None:
+        raise ConfigError(
+            f"hydra.run.dir={cfg.run_dir}: already holds a run ({', '.join(held)}); resume it with ckpt_path=last,"
+            " or give another run dir"
+        )
+    ckpt = Path(resolve_ckpt_path(cfg)).absolute()
+    if run_dir.absolute() not in ckpt.parents:
+        raise ConfigError(
+            f"ckpt_path={cfg.ckpt_path}: resumes into hydra.run.dir={cfg.run_dir}, which holds another run"
+            f" ({', '.join(held)}); resume into the checkpoint's own run dir, or a free one"
+        )
+
+
+def resolve_ckpt_path(cfg: DictConfig) -> str | None:
+    """`last` means this run dir's own checkpoints/last.ckpt."""
+    if cfg.ckpt_path == "last":
+        return str(Path(cfg.run_dir) / "checkpoints" / "last.ckpt")
+    return cfg.ckpt_path
+
+
+# --- memory and disk -----------------------------------------------------------------------------------
+
+
+def memory_estimate(cfg: DictConfig) -> dict[str, tuple[list[str], float]]:
+    """Bytes a run needs at its peak, by part: {part: (the keys that size it, bytes)}."""
+    from hydra.utils import instantiate
+
+    family = instantiate(cfg.data, _convert_="all")
+    k, data, model = cfg.ensemble.size, cfg.data, cfg.model
+    dim, batch = family.dim, data.batch_size
+    inputs = model.latent_dim + 4  # a variant's extra inputs (condition, codes) are a few more
+    widths = [
+        list(model[net].get("hidden", [])) * model[net].get("pieces", 1) for net in ("generator", "discriminator")
+    ]
+    g_sizes, d_sizes = [inputs, *widths[0], dim], [(dim + 4) * model.pack, *widths[1], 1 + 4]
+    weights = sum(i * o + o for sizes in (g_sizes, d_sizes) for i, o in zip(sizes, sizes[1:], strict=False))
+    state = 4 * k * weights * 6  # weights, gradients, two Adam moments, the per-step snapshot, the moving average
+    # each update keeps the activations of G, and of D on real, fake and (WGAN-GP) mixed samples, for backward
+    activations = 4 * k * batch * (sum(g_sizes) + 3 * sum(d_sizes)) * 3
+    step_data = 4 * k * data.batches_per_step * batch * (dim + 1) * 2
+    widest = max([*widths[0], *widths[1], dim])
+    n = cfg.evaluation.num_samples
+    evaluation = 4 * max(2**23, n * widest) * 8 + 4 * k * n  # a run of members' samples, and per-member results
+    return {
+        "weights and optimizer state": (
+            ["ensemble.size", "model.generator.hidden", "model.discriminator.hidden"],
+            state,
+        ),
+        "activations": (["ensemble.size", "data.batch_size", "model.pack"], activations),
+        "real samples": (["ensemble.size", "data.batches_per_step", "data.batch_size"], step_data),
+        "evaluation": (["evaluation.num_samples"], evaluation),
+    }
+
+
+def available_memory() -> int:
+    """Bytes of RAM available now (MemAvailable), or the machine's total where /proc/meminfo is missing."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+BASELINE = 500 * 2**20  # torch, Lightning and Hydra themselves: a default run's peak RSS is about 400 MB
+
+
+def gb(n: float) -> str:
+    return f"{n / 2**30:,.1f} GB"
+
+
+def blame(keys: list[str], cfg: DictConfig) -> str:
+    """Of the keys that size a part, the one the user set (the first such), else the first."""
+    given = given_keys()
+    return next((k for k in keys if k in given), next((k for k in keys if OmegaConf.select(cfg, k) != 1), keys[0]))
+
+
+def check_memory(cfg: DictConfig) -> None:
+    """Refuse a run whose memory (or samples.npy on disk) would not fit, naming the key that sizes it."""
+    parts = memory_estimate(cfg)
+    total = BASELINE + sum(b for _, b in parts.values())
+    have = available_memory()
+    if total > have:
+        part, (keys, _) = max(parts.items(), key=lambda item: item[1][1])
+        key = blame(keys, cfg)
+        raise ConfigError(
+            f"{key}={_value(cfg, key)}: needs about {gb(total)} of memory (mostly {part}), this machine has"
+            f" {gb(have)} available"
+        )
+    from hydra.utils import instantiate
+
+    dim = instantiate(cfg.data, _convert_="all").dim
+    samples = 4 * cfg.ensemble.size * cfg.evaluation.num_samples * dim
+    path = Path(cfg.run_dir).absolute()
+    existing = next(p for p in [path, *path.parents] if p.exists())
+    free = shutil.disk_usage(existing).free
+    if samples > free:
+        raise ConfigError(
+            f"evaluation.num_samples={cfg.evaluation.num_samples}: samples.npy would take {gb(samples)} for"
+            f" {cfg.ensemble.size} members; the disk under {existing} has {gb(free)} free"
+        )
+
+
+def _value(cfg: DictConfig, key: str) -> Any:
+    value = OmegaConf.select(cfg, key)
+    return OmegaConf.to_container(value) if OmegaConf.is_config(value) else value
+
+
+# --- resuming -------------------------------------------------------------------------------------------
+
+NOT_COMPARED = {"log_every_n_updates", "preview_samples"}  # settings a resumed run may change
+
+
+def model_settings(cfg: DictConfig) -> dict:
+    """What the model of this config is built from, as its checkpoint records it (GAN's hyperparameters)."""
+    from curvegan.keys import complete
+
+    model = OmegaConf.to_container(cfg.model, resolve=True)
+    model.pop("_target_")
+    return {
+        "family": complete(OmegaConf.to_container(cfg.data, resolve=True)),
+        "members": cfg.ensemble.size,
+        "seed": cfg.seed,
+        "objective": complete(OmegaConf.to_container(cfg.objective, resolve=True)),
+        **{k: complete(v) if isinstance(v, dict) and "_target_" in v else v for k, v in model.items()},
+    }
+
+
+CONFIG_KEY = {"family": "data", "members": "ensemble.size", "seed": "seed", "objective": "objective"}
+
+
+def check_resumable(cfg: DictConfig, path: str) -> None:
+    """Refuse a checkpoint that was trained with other settings, naming every key that differs."""
+    import torch
+
+    try:
+        trained = torch.load(path, map_location="cpu", weights_only=True)["hyper_parameters"]
+        trained["family"]
+    except Exception as err:
+        reason = type(err).__name__
+        raise ConfigError(f"ckpt_path={cfg.ckpt_path}: not a readable curvegan checkpoint ({reason})") from None
+    wanted = model_settings(cfg)
+    differences = []
+    for name in sorted(set(trained) | set(wanted)):
+        if name in NOT_COMPARED:
+            continue
+        prefix = CONFIG_KEY.get(name, f"model.{name}")
+        differences += differ(prefix, trained.get(name, "(none)"), wanted.get(name, "(none)"))
+    if differences:
+        raise ConfigError(f"ckpt_path={cfg.ckpt_path}: trained with " + "; ".join(differences))
+
+
+def differ(key: str, had: Any, has: Any) -> list[str]:
+    """`key=had, this config has has` for every setting that differs (nested nodes key by key)."""
+    if isinstance(had, dict) and isinstance(has, dict) and not (key in CONFIG_KEY.values() and key == "seed"):
+        found = []
+        for name in sorted(set(had) | set(has)):
+            found += differ(
+                f"{key}.{name}" if name != "_target_" else f"{key}._target_",
+                had.get(name, "(none)"),
+                has.get(name, "(none)"),
+            )
+        return found
+    if _plain(had) != _plain(has):
+        return [f"{key}={_show(had)}, this config has {_show(has)}"]
+    return []
+
+
+def _plain(value: Any) -> Any:
+    """A setting as compared: tuples as lists, numbers as floats."""
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    return value
+
+
+def _show(value: Any) -> str:
+    return str(list(value) if isinstance(value, tuple) else value).replace(" ", "")

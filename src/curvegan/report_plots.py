@@ -1,0 +1,102 @@
+"""curvegan.report's two figures, sized to be read at their saved size in a README column (about 830 pixels)."""
+
+from __future__ import annotations
+
+import math
+import statistics
+from pathlib import Path
+
+import matplotlib as mpl
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, LogLocator
+
+FONT = {"font.size": 11, "axes.titlesize": 12, "figure.titlesize": 12, "legend.fontsize": 10}
+
+
+def decimal(value: float, _=None) -> str:
+    """A tick label as a plain decimal with as few digits as it needs: 0.05, 0.1, 2."""
+    return f"{value:.6f}".rstrip("0").rstrip(".") if value < 1 else f"{value:g}"
+
+
+def common_prefix(settings: list[str]) -> tuple[str, list[str]]:
+    """The overrides every setting shares (for the title), and each setting without them."""
+    split = [s.split(" ") for s in settings]
+    shared = [t for t in split[0] if all(t in other for other in split)] if len(settings) > 1 else []
+    return " ".join(shared), [" ".join(t for t in s if t not in shared) or "(the shared overrides)" for s in split]
+
+
+def strip_figure(rows: list[dict], settings: list[str], metrics: list[str], declared: dict, path: Path) -> None:
+    """Each setting's members as dots (best setting on top), one panel per metric, over a black bar at the
+    median and a red one at the 90th percentile towards worse; n per setting in its label."""
+    from curvegan.report import towards_worse
+
+    shared, labels = common_prefix(settings)
+    counts = {s: sum(r["setting"] == s for r in rows) for s in settings}
+    with mpl.rc_context(FONT):
+        width = 4.0 * len(metrics) + min(3.5, 0.075 * max(len(s) for s in labels) + 0.8)
+        fig = Figure(figsize=(width, 1.5 + 0.42 * len(settings)), dpi=100)
+        FigureCanvasAgg(fig)
+        axes = fig.subplots(1, len(metrics), sharey=True, squeeze=False)[0]
+        for ax, metric in zip(axes, metrics, strict=True):
+            better = declared[metric]["better"] or "lower"
+            for y, setting in enumerate(settings):
+                values = [r.get(metric) for r in rows if r["setting"] == setting and not r.get("diverged")]
+                values = [v for v in values if v is not None and math.isfinite(v)]
+                if not values:
+                    continue
+                ax.plot([statistics.median(values)] * 2, [y - 0.38, y + 0.38], color="black", lw=2.5, zorder=2)
+                ax.plot([towards_worse(values, 90, better)] * 2, [y - 0.28, y + 0.28], color="tab:red", lw=2, zorder=2)
+                jitter = [((i * 0.618) % 1 - 0.5) * 0.5 for i in range(len(values))]
+                ax.scatter(values, [y + j for j in jitter], s=14, alpha=0.6, color="tab:blue", lw=0, zorder=3)
+            if declared[metric].get("log_scale"):
+                ax.set_xscale("log")
+                ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+                ax.xaxis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
+                ax.xaxis.set_major_formatter(FuncFormatter(decimal))
+            direction = {"lower": "lower is better", "higher": "higher is better"}.get(declared[metric]["better"], "")
+            ax.set_xlabel(f"{metric}" + (f" ({direction})" if direction else ""))
+            ax.grid(alpha=0.3, axis="x", which="both")
+        axes[0].set_yticks(
+            range(len(settings)), [f"{label} (n={counts[s]})" for label, s in zip(labels, settings, strict=True)]
+        )
+        axes[0].set_ylim(len(settings) - 0.5, -0.5)
+        title = "Each dot a member · black: median · red: 90th percentile towards worse"
+        fig.suptitle(title + (f"\nevery setting: {shared}" if shared else ""))
+        fig.tight_layout()
+        fig.savefig(path)
+
+
+def history_figure(jobs: list[dict], metrics: list[str], path: Path) -> None:
+    """Each metric over training: per setting, the median over its jobs of each job's median member."""
+    from curvegan.report import setting_of, varying_keys
+
+    varying = [k for k in varying_keys(jobs) if k != "seed"]
+    by_setting: dict[str, list[dict]] = {}
+    for job in jobs:
+        if job.get("history"):
+            by_setting.setdefault(setting_of(job, varying), []).append(job)
+    shared, labels = common_prefix(list(by_setting))
+    with mpl.rc_context(FONT):
+        fig = Figure(figsize=(8.3, 3.6 + 0.22 * len(by_setting)), dpi=100)
+        FigureCanvasAgg(fig)
+        axes = fig.subplots(1, max(1, len(metrics)), squeeze=False)[0]
+        for label, members in zip(labels, by_setting.values(), strict=True):
+            length = min(len(j["history"]) for j in members)
+            steps = [members[0]["history"][i]["step"] for i in range(length)]
+            for ax, metric in zip(axes, metrics, strict=False):
+                values = [j["history"][i].get(metric) for j in members for i in range(length)]
+                if any(v is None for v in values):
+                    continue
+                medians = [statistics.median(j["history"][i][metric] for j in members) for i in range(length)]
+                ax.plot(steps, medians, marker=".", label=label)
+        for ax, metric in zip(axes, metrics, strict=False):
+            ax.set_xlabel("G updates")
+            ax.set_ylabel(f"{metric}, median member")
+            ax.grid(alpha=0.3)
+        handles, names = axes[0].get_legend_handles_labels()
+        if handles:
+            fig.legend(handles, names, loc="lower center", ncols=min(3, len(names)), frameon=False)
+        fig.suptitle("Through training" + (f" · every setting: {shared}" if shared else ""))
+        fig.tight_layout(rect=(0, 0.06 * math.ceil(len(names) / 3) + 0.02, 1, 1))
+        fig.savefig(path)

@@ -1,0 +1,171 @@
+"""InfoGAN (model=infogan; Chen et al., 2016): latent codes beside the noise, and a Q head that shares D's body
+(D's last layer has its outputs too) and estimates them from a sample; G learns to make the codes recoverable,
+and so, unsupervised, to put what varies most (the curves' a) into a code.
+
+`codes` continuous codes c ~ U(-1, 1), whose information loss is the squared error of the estimate (the
+log-likelihood under a Gaussian of fixed variance); and, with `categories` > 0, one categorical code (one-hot,
+uniform over the categories), whose loss is Q's cross-entropy. Both are weighted by `info_weight` (λ). D's step
+trains Q on detached fakes; G's step makes the codes recoverable. Its own metric, for a family with a parameter:
+- code_corr: the absolute Spearman rank correlation between a continuous code and the fitted parameter of the
+  samples, the largest over the codes.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import ClassVar
+
+import matplotlib as mpl
+import torch
+from torch import Tensor
+
+from curvegan.keys import Rule, key, number, whole
+from curvegan.metrics import declare
+from curvegan.objectives import member_mean
+from curvegan.variants import Variant
+from curvegan.variants.cgan import colours
+
+CODE_CORR = declare(
+    "code_corr",
+    "higher",
+    "|Spearman correlation| of a continuous code with the fitted a* (the best code)",
+    headline=True,
+)
+GOLDEN = (math.sqrt(5) - 1) / 2  # i·GOLDEN mod 1: every prefix of the sequence spreads over [0, 1)
+CATEGORIES = Rule(
+    lambda v: v == 0 or (isinstance(v, int) and not isinstance(v, bool) and v >= 2), "0 (none) or a whole number ≥ 2", 1
+)
+
+
+@dataclass
+class InfoGAN(Variant):
+    name: ClassVar[str] = "infogan"
+    title: ClassVar[str] = "an InfoGAN (model=infogan)"
+    metrics: ClassVar = (CODE_CORR,)
+    options: ClassVar = {"code": "fix the continuous codes at this value, in [-1, 1]"}
+
+    codes: int = key(1, whole(0), "continuous codes, each drawn from U(-1, 1)")
+    categories: int = key(0, CATEGORIES, "a categorical code with this many values (one-hot); 0: none")
+    info_weight: float = key(1.0, number(at_least=0), "λ, the weight of the information loss")
+
+    @property
+    def code_size(self) -> int:
+        return self.codes + self.categories
+
+    @property
+    def extra_inputs(self) -> int:
+        return self.code_size
+
+    @property
+    def code_outputs(self) -> int:
+        return self.code_size
+
+    def with_codes(self, z: Tensor, continuous: Tensor, category: Tensor | None) -> Tensor:
+        """Generator inputs: the noise, the continuous codes, the category one-hot."""
+        parts = [z, continuous]
+        if self.categories:
+            parts.append(torch.nn.functional.one_hot(category, self.categories).to(z))
+        return torch.cat(parts, dim=-1)
+
+    def fake_batch(self, drawn: Tensor):
+        gan = self.gan
+        n = drawn.shape[1]
+        z = gan.noise(n)
+        continuous = gan.draw((gan.members, n, self.codes), uniform=True) * 2 - 1
+        category = None
+        if self.categories:
+            category = (gan.draw((gan.members, n), uniform=True) * self.categories).long()
+        inputs = self.with_codes(z, continuous, category)
+        return gan.generator(inputs), None, inputs[..., gan.hparams.latent_dim :]
+
+    def split(self, out: Tensor):
+        members, packs, _ = out.shape
+        return out[..., :1], out[..., 1:].reshape(members, packs * self.gan.hparams.pack, self.code_size)
+
+    def info_loss(self, estimate: Tensor | None, code: Tensor | None) -> Tensor | None:
+        codes = self.codes
+        loss = member_mean((estimate[..., :codes] - code[..., :codes]) ** 2) if codes else 0
+        if self.categories:
+            logits, target = estimate[..., codes:], code[..., codes:].argmax(dim=-1)
+            entropy = torch.nn.functional.cross_entropy(logits.flatten(0, 1), target.flatten(), reduction="none")
+            loss = loss + member_mean(entropy.view(target.shape))
+        return self.info_weight * loss
+
+    def preview_codes(self, n: int) -> tuple[Tensor, Tensor]:
+        """The first continuous code over [-1, 1] (a low-discrepancy sequence: any first k spread over it), the
+        others 0; the categories in turn."""
+        continuous = torch.zeros(n, self.codes)
+        if self.codes:
+            continuous[:, 0] = (torch.arange(n) * GOLDEN) % 1 * 2 - 1
+        return continuous, torch.arange(n) % max(self.categories, 1)
+
+    def preview_inputs(self, n: int, rng: torch.Generator) -> Tensor:
+        """A walk of the first code (or the categories in turn), the noise at 0."""
+        return self.with_codes(torch.zeros(n, self.gan.hparams.latent_dim), *self.preview_codes(n))
+
+    def preview_style(self, n: int) -> dict:
+        continuous, category = self.preview_codes(n)
+        if self.codes:
+            return {
+                "colors": colours(continuous[:, 0], -1.0, 1.0),
+                "legend": "code c[0] (colour), noise at 0",
+                "colorbar": ("code c[0]", -1.0, 1.0),
+            }
+        cmap = mpl.colormaps["tab10"]
+        return {"colors": [cmap(k % 10) for k in category.tolist()], "legend": "one colour per category"}
+
+    def evaluation_inputs(self, n: int, seed: int):
+        rng = torch.Generator().manual_seed(seed)
+        z = self.noise(n, rng)
+        continuous = torch.rand((n, self.codes), generator=rng) * 2 - 1
+        category = (torch.rand(n, generator=rng) * self.categories).long() if self.categories else None
+        return self.with_codes(z, continuous, category), {"code": continuous}
+
+    def quality(self, samples, known, members):
+        family = self.gan.family
+        if not self.codes or family.parameter is None:
+            return {}
+        a_rank = ranks(family.fit_parameter(samples))  # [m, n]
+        code_rank = ranks(known["code"].T.to(samples))  # [codes, n]
+        a_rank = (a_rank - a_rank.mean(dim=-1, keepdim=True)) / a_rank.std(dim=-1, keepdim=True)
+        code_rank = (code_rank - code_rank.mean(dim=-1, keepdim=True)) / code_rank.std(dim=-1, keepdim=True)
+        corr = (a_rank[:, None, :] * code_rank[None]).sum(dim=-1) / (a_rank.shape[-1] - 1)  # [m, codes]
+        return {"code_corr": corr.abs().amax(dim=-1)}
+
+    def sample_inputs(self, n, seed, code=None):
+        inputs = self.evaluation_inputs(n, seed)[0]
+        if code is not None:
+            if not self.codes:
+                raise ValueError(f"code={code}: this checkpoint has no continuous code (model.variant.codes=0)")
+            if not -1 <= code <= 1:
+                raise ValueError(f"code={code}: must be within [-1, 1], the range the code was trained on")
+            dims = self.gan.hparams.latent_dim
+            inputs[:, dims : dims + self.codes] = code
+        return inputs
+
+    def walk(self, steps: int = 9):
+        """The continuous codes first, each over [-1, 1], then each noise coordinate (codes at 0, category 0)."""
+        gan = self.gan
+        dims, codes, span = gan.hparams.latent_dim, self.codes, gan.prior.span
+        rows, values, labels = [], [], []
+        for d in range(codes + dims):
+            z, continuous = torch.zeros(steps, dims), torch.zeros(steps, codes)
+            moving = torch.linspace(-1, 1, steps) if d < codes else torch.linspace(-span, span, steps)
+            (continuous[:, d] if d < codes else z[:, d - codes]).copy_(moving)
+            rows.append(self.with_codes(z, continuous, torch.zeros(steps, dtype=torch.long)))
+            values.append(moving)
+            labels.append(f"c[{d}]" if d < codes else f"z[{d - codes}]")
+        samples = gan.generate(torch.cat(rows))[0].reshape(codes + dims, steps, -1).cpu()
+        return samples, torch.stack(values), labels
+
+    @classmethod
+    def check(cls, node, cfg):
+        if node.codes + node.categories < 1:
+            return "model.variant.codes", node.codes, "≥ 1 when model.variant.categories is 0"
+        return None
+
+
+def ranks(values: Tensor) -> Tensor:
+    """The rank of each value along the last axis (0 for the smallest), as floats."""
+    return values.argsort(dim=-1).argsort(dim=-1).to(values.dtype)
