@@ -72,7 +72,10 @@ MODES_CAPTURED = declare(
     "modes_captured", "higher", "modes that are the nearest of at least n/(5·M) high-quality samples", headline=True
 )
 PACGAN_MODES = declare(
-    "pacgan_modes", "higher", "modes that hold at least one high-quality sample (PacGAN's 'modes', Lin et al. 2018)"
+    "pacgan_modes",
+    "higher",
+    "modes that hold at least one high-quality sample (PacGAN's 'modes', Lin et al. 2018)",
+    headline=True,
 )
 MODE_KL = declare(
     "mode_kl",
