@@ -1,0 +1,113 @@
+"""PacGAN's 2-D ring (data=ring; Lin et al., 2018): points from an equal-weight mixture of 8 isotropic normals
+evenly on the unit circle, σ = 0.01, as in fjxmlzn/PacGAN synthetic_data_experiments/2DRing_GAN&PacGAN/config.py
+(MEANS: (cos 2πi/8, sin 2πi/8); VARIANCES: 0.01² I; a fresh set of points every epoch).
+
+`Points` is what every such 2-D mixture shares (the grid, families/grid.py, places its modes otherwise). Scored as
+PacGAN's own code scores them (`MetricLogger` in synthetic_data_experiments/PacGAN/pacgan/extensions.py), on
+2,500 samples (its `num_log_figure_sample`):
+- each sample goes to its nearest mode by the σ-normalised distance √Σ((x − μ)²/σ²), and is high quality when
+  that distance is below 3 (`dis_thre`);
+- pacgan_modes: the modes that hold at least one high-quality sample (MetricLogger's "mode coverage"; Table 1's
+  "modes");
+- hq_fraction: the share of high-quality samples (its "good points percentage"; Table 1's "high quality samples");
+- mode_kl: KL(p ‖ uniform) of the modes' shares p of the high-quality samples (Table 1's "reverse KL").
+  MetricLogger logs their entropy H(p) ("entropy of coverage") and JSD; KL(p ‖ uniform) = log M − H(p).
+The curve mode bed counts a mode captured only with at least n/(5·M) high-quality samples; that count is kept
+too, as modes_captured. The paper's table, and docs/literature.md, use pacgan_modes.
+- objective (what sweeps minimise): the share of modes missed plus the share of samples not high quality.
+- collapsed (per member): high-quality samples in fewer than COLLAPSED_BELOW of the modes.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import cached_property
+from typing import ClassVar
+
+import torch
+from torch import Tensor
+
+from curvegan.families import Family
+from curvegan.keys import key, number, whole
+from curvegan.metrics import MODE_METRICS, OBJECTIVE, mode_coverage
+
+HIGH_QUALITY_WITHIN = 3.0  # σ-normalised distance to the nearest mode (MetricLogger's dis_thre)
+COLLAPSED_BELOW = 0.866  # as the curves': a member with high-quality samples in fewer modes has collapsed
+
+
+@dataclass
+class Points(Family):
+    """2-D points from an equal-weight mixture of isotropic normals of std `std`; a subclass places the modes."""
+
+    metrics: ClassVar = (*MODE_METRICS, OBJECTIVE)
+
+    std: float = key(0.01, number(above=0, below=10), "each mode's standard deviation σ")
+
+    @property
+    def dim(self) -> int:
+        return 2
+
+    @cached_property
+    def centres(self) -> Tensor:
+        """The modes' means, [M, 2]."""
+        raise NotImplementedError
+
+    def draw(self, shape: tuple[int, ...], generator: torch.Generator) -> Tensor:
+        which = torch.randint(len(self.centres), shape, generator=generator)
+        return self.centres[which] + self.std * torch.randn((*shape, 2), generator=generator)
+
+    def samples(self, drawn: Tensor) -> Tensor:
+        return drawn
+
+    def quality(self, samples: Tensor) -> dict[str, Tensor]:
+        points = samples.detach().float()
+        centres = self.centres.to(points)
+        distance = ((points.unsqueeze(-2) - centres) / self.std).pow(2).sum(dim=-1).sqrt()  # [..., n, M]
+        nearest_distance, nearest = distance.min(dim=-1)
+        quality = mode_coverage(nearest, nearest_distance < HIGH_QUALITY_WITHIN, len(centres))
+        quality["objective"] = (1 - quality["pacgan_modes"] / len(centres)) + (1 - quality["hq_fraction"])
+        return quality
+
+    def collapsed(self, quality: dict[str, Tensor]) -> Tensor:
+        return quality["pacgan_modes"] < COLLAPSED_BELOW * len(self.centres)
+
+    def describe(self) -> str:
+        return f"points from {len(self.centres)} normals of σ {self.std:g}"
+
+    # --- figures: a scatter over the modes (each ringed at 3σ) ------------------------------------------
+
+    def background(self, ax) -> None:
+        from matplotlib.patches import Circle
+
+        for x, y in self.centres.tolist():
+            ax.add_patch(Circle((x, y), HIGH_QUALITY_WITHIN * self.std, fill=False, color="0.45", lw=0.8, zorder=3))
+        reach = float(self.centres.abs().max())
+        limit = reach + max(0.5, reach / 2)
+        ax.set_xlim(-limit, limit)
+        ax.set_ylim(-limit, limit)
+        ax.set_aspect("equal", adjustable="box")
+
+    def artists(self, ax, n: int, colors: list | None) -> list:
+        return [ax.scatter([0.0] * n, [0.0] * n, s=5, c=colors or "tab:blue", alpha=0.5, lw=0, zorder=2)]
+
+    def update(self, artists: list, samples: Tensor) -> None:
+        artists[0].set_offsets(samples.numpy())
+
+    def axis_labels(self) -> tuple[str, str]:
+        return "x₁", "x₂"
+
+
+@dataclass
+class Ring(Points):
+    """`modes` normals evenly on a circle of `radius`."""
+
+    name: ClassVar[str] = "ring"
+
+    modes: int = key(8, whole(2, 1000), "normals evenly on the circle")
+    radius: float = key(1.0, number(above=0, below=1e3), "the circle's radius")
+
+    @cached_property
+    def centres(self) -> Tensor:
+        angles = torch.arange(self.modes, dtype=torch.float64) * 2 * math.pi / self.modes
+        return (self.radius * torch.stack([angles.cos(), angles.sin()], dim=-1)).float()
