@@ -165,7 +165,9 @@ def test_validate_accepts_every_shipped_config():
         ["experiment=modes_best"],
         ["trainer=gpu"],
     ]:
-        if any(o.startswith("logger=") and o not in ("logger=csv", "logger=none", "logger=tensorboard") for o in options):
+        if any(
+            o.startswith("logger=") and o not in ("logger=csv", "logger=none", "logger=tensorboard") for o in options
+        ):
             continue  # their settings refer to Hydra's runtime: the command-line tests above cover them
         cfg = compose_config(*options, run_dir="/tmp/unused")
         if "trainer=gpu" in options:

@@ -77,3 +77,29 @@ def test_lightning_imports_without_scipy_signal_and_scipy_signal_still_works_aft
         pytest.skip("scipy is not installed: nothing to skip")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def test_lightning_still_imports_the_day_torchmetrics_reads_more_of_scipy_signal(tmp_path):
+    """A torchmetrics that reads a name the stand-in lacks (simulated: scipy.signal.windows, read as torchmetrics
+    starts to import) makes import_lightning fall back to a plain import, and a run trains."""
+    if subprocess.run([sys.executable, "-c", "import scipy"], capture_output=True).returncode != 0:
+        import pytest
+
+        pytest.skip("scipy is not installed: no stand-in is used")
+    code = (
+        "import importlib.abc, sys\n"
+        "class ReadsMore(importlib.abc.MetaPathFinder):\n"
+        "    def find_spec(self, name, path, target=None):\n"
+        "        if name == 'torchmetrics':\n"
+        "            import scipy; scipy.signal.windows  # AttributeError on the stand-in\n"
+        "        return None\n"
+        "sys.meta_path.insert(0, ReadsMore())\n"
+        "import curvegan; curvegan.import_lightning()\n"
+        "import scipy.signal; assert hasattr(scipy.signal, 'windows')  # the real module\n"
+        f"sys.argv = ['curvegan.train', 'trainer.max_epochs=1', 'data.batches_per_epoch=5', 'logger=none',"
+        f" 'evaluation.num_samples=20', 'hydra.run.dir={tmp_path}/run']\n"
+        "import runpy; runpy.run_module('curvegan.train', run_name='__main__')\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (tmp_path / "run" / "metrics.json").exists()

@@ -136,12 +136,16 @@ def train(cfg: DictConfig) -> dict:
 
 
 def _quiet_lightning() -> None:
-    """Let Hydra's logging print Lightning's messages once (Lightning adds a console handler of its own)."""
+    """Lightning's console messages, by the settings Python's logging and warnings offer (as Lightning's docs on
+    console logging advise): its loggers at WARNING (its INFO lines, on devices, a tip to install its cloud logger
+    and `fit` stopping, say nothing about a curvegan run); its own console handler removed, so that Hydra's
+    logging prints each record once, to the console and train.log; and the FutureWarning torch raises about
+    Lightning's pytree helper ignored in that module only."""
     import warnings
 
+    logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
     logging.getLogger("lightning").handlers.clear()
-    logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(lambda r: "litlogger" not in r.getMessage())
-    warnings.filterwarnings("ignore", message=".*isinstance.treespec, LeafSpec.*")
+    warnings.filterwarnings("ignore", category=FutureWarning, module="lightning.pytorch.utilities._pytree")
 
 
 def summary_line(metrics: dict, seconds: float) -> str:
