@@ -40,6 +40,9 @@ PEAK = (
 
 
 def run(argv: list[str], module: bool, env: dict | None = None) -> dict:
+    """A whole process; `env` from baseline_env runs another revision's code with that revision's configs."""
+    if env is not None and "CURVEGAN_CONFIGS" in env:
+        argv = [argv[0], "--config-path", env["CURVEGAN_CONFIGS"], *argv[1:]]
     code = PEAK + (
         f"import runpy; sys.argv = {argv!r}; runpy.run_module({argv[0]!r}, run_name='__main__')"
         if module
@@ -55,7 +58,8 @@ def run(argv: list[str], module: bool, env: dict | None = None) -> dict:
 
 
 def baseline_env(rev: str, tmp: Path) -> dict:
-    """The environment that runs the code of git revision `rev` (checked out into a temporary worktree)."""
+    """The environment that runs the code and configs of git revision `rev` (checked out into a temporary
+    worktree): its src/ first on the path, and its configs/ for `run`."""
     import atexit
     import os
 
@@ -65,7 +69,7 @@ def baseline_env(rev: str, tmp: Path) -> dict:
     subprocess.run(
         ["git", "-C", str(root), "worktree", "add", "--detach", str(worktree), rev], check=True, capture_output=True
     )
-    return {**os.environ, "PYTHONPATH": str(worktree / "src")}
+    return {**os.environ, "PYTHONPATH": str(worktree / "src"), "CURVEGAN_CONFIGS": str(worktree / "configs")}
 
 
 def remove_baseline(rev: str, tmp: Path) -> None:

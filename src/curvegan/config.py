@@ -61,8 +61,11 @@ class Run:
     run_dir: str = key("${hydra:runtime.output_dir}", TEXT, "where the run writes everything (Hydra's run dir)")
     cpu_threads: Any = key(
         "auto",
-        either(choice("auto", None), whole(1, CORES)),
-        "torch's threads: auto is 1 below 64 members and every core from 64; a number up to this machine's cores",
+        dataclasses.replace(
+            either(choice("auto", None), whole(1, CORES)),
+            doc="one of auto, null or a whole number from 1 to the machine's cores",
+        ),
+        "torch's threads: auto is 1 below 64 members and every core from 64; more than the cores would only wait",
     )
     ckpt_path: str | None = key(None, optional(TEXT), "resume from this checkpoint; last: this run dir's last.ckpt")
     evaluation: Evaluation = field(default_factory=Evaluation)

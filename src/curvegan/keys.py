@@ -32,6 +32,7 @@ class Rule:
     check: Callable[[Any], bool]
     allowed: str
     bad: Any
+    doc: str | None = None  # what docs/config.md says, where `allowed` depends on the machine
 
     def __call__(self, value: Any) -> str | None:
         """None when the value is allowed, else what is allowed."""
@@ -63,9 +64,9 @@ def whole(low: int = 1, high: int | None = None) -> Rule:
 
 def number(above: float | None = None, at_least: float | None = None, below: float | None = None) -> Rule:
     """A finite number, > above, ≥ at_least, < below (each bound optional)."""
-    bounds = [f"> {above}" if above is not None else "", f"≥ {at_least}" if at_least is not None else ""]
-    bounds.append(f"< {below}" if below is not None else "")
-    allowed = " ".join(["a finite number", *[b for b in bounds if b]])
+    bounds = [f"> {above:g}" if above is not None else "", f"≥ {at_least:g}" if at_least is not None else ""]
+    bounds.append(f"< {below:g}" if below is not None else "")
+    allowed = "a finite number " + " and ".join(b for b in bounds if b) if any(bounds) else "a finite number"
     bad = (
         above if above is not None else at_least - 1 if at_least is not None else below if below is not None else "inf"
     )
@@ -235,6 +236,9 @@ def register_schemas() -> None:
     from hydra.core.config_store import ConfigStore
     from omegaconf import OmegaConf
 
+    from curvegan import import_lightning
+
+    import_lightning()  # the fixed schemas' classes (the model, the callbacks) import it: its lean import first
     from curvegan.config import RESOLVERS, fixed_schemas
 
     for name, resolver in RESOLVERS.items():
@@ -246,3 +250,59 @@ def register_schemas() -> None:
             store.store(group=group, name=f"{cls.name}_schema", node=schema(cls))
     for group, name, cls, target_path in fixed_schemas():
         store.store(group=group, name=name, node=schema(cls, target_path))
+
+
+# --- the reference of every key: docs/config.md --------------------------------------------------------------
+
+
+def reference() -> str:
+    """Every key of every group, with its default, what it allows and what it does, as markdown (docs/config.md)."""
+    from curvegan import callbacks, config, nets, sample
+    from curvegan.gan import GAN
+
+    sections = [("The run (configs/train.yaml)", "", config.Run)]
+    sections += [(f"data={cls.name}", "data.", cls) for cls in extensions("data")]
+    sections += [("model (configs/model/mlp.yaml)", "model.", GAN)]
+    sections += [
+        (f"model.{net}: {nets.EnsembleMLP.__name__}", f"model.{net}.", nets.EnsembleMLP)
+        for net in ("generator", "discriminator")
+    ]
+    sections += [(f"model.variant={cls.name}", "model.variant.", cls) for cls in extensions("model/variant")]
+    sections += [(f"objective={cls.name}", "objective.", cls) for cls in extensions("objective")]
+    sections += [("trainer (lightning.pytorch.Trainer)", "trainer.", config.TrainerKeys)]
+    sections += [(f"callbacks.{name}", f"callbacks.{name}.", cls) for name, cls in callbacks.CALLBACKS.items()]
+    sections += [
+        (f"logger.{path.rsplit('.', 1)[1].removesuffix('Logger').lower()} ({path})", "", keys)
+        for path, keys in config.EXTERNAL.items()
+        if keys is not config.TrainerKeys
+    ]
+    sections += [("python -m curvegan.sample", "", sample.SampleKeys)]
+    lines = [
+        "# Every config key",
+        "",
+        "Made from the keys' declarations by `python -m curvegan.keys > docs/config.md` (a test checks it is current).",
+        "Each key is declared once, by the class that uses it: its default, the rule a value must meet (a value",
+        "outside it is refused in one line before anything is written) and what it does.",
+    ]
+    for title, prefix, cls in sections:
+        if title.startswith("logger."):
+            prefix = title.split(" ")[0] + "."
+        lines += ["", f"## {title}", "", "| key | default | allowed | what it does |", "| --- | --- | --- | --- |"]
+        lines += [_row(prefix, name, declared) for name, declared in keys_of(cls).items()]
+    return "\n".join(lines) + "\n"
+
+
+def _row(prefix: str, name: str, declared: Declared) -> str:
+    if declared.keys is not None:
+        return "\n".join(_row(f"{prefix}{name}.", n, d) for n, d in declared.keys.items())
+    default = declared.default
+    if isinstance(default, dict) and "_target_" in default:
+        default = default["_target_"].rsplit(".", 1)[1]
+    shown = "null" if default is None else str(default).lower() if isinstance(default, bool) else str(default)
+    rule = declared.rule
+    allowed = (rule.doc or rule.allowed) if rule else ""
+    return f"| `{prefix}{name}` | `{shown}` | {allowed} | {declared.help} |"
+
+
+if __name__ == "__main__":
+    print(reference(), end="")
