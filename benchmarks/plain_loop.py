@@ -1,6 +1,9 @@
 """The floor: the seed's GAN as a plain PyTorch loop, no Lightning, no logging (one whole process).
 
-python benchmarks/plain_loop.py --updates 6000 --accelerator cpu
+python benchmarks/plain_loop.py --updates 6000 --accelerator cpu [--lean]
+
+--lean is the second floor: the same loop with the fused Adam (one kernel per step), as curvegan's. Both score
+the D step's fakes again, through the updated D, for the G step.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ def main() -> None:
     parser.add_argument("--accelerator", choices=["cpu", "gpu"], default="cpu")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=0, help="torch intra-op threads; 0: torch's default")
+    parser.add_argument("--lean", action="store_true", help="Adam's fused kernel, as curvegan's")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -29,8 +33,8 @@ def main() -> None:
     x = torch.linspace(-1, 1, points, device=device)
     G = nn.Sequential(nn.Linear(latent, 32), nn.ReLU(), nn.Linear(32, points)).to(device)
     D = nn.Sequential(nn.Linear(points, 32), nn.ReLU(), nn.Linear(32, 1)).to(device)
-    g_opt = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
-    d_opt = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    g_opt = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999), fused=args.lean or None)
+    d_opt = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999), fused=args.lean or None)
     bce = nn.BCEWithLogitsLoss()
     ones, zeros = torch.ones(batch, 1, device=device), torch.zeros(batch, 1, device=device)
 

@@ -6,6 +6,7 @@ Every row is a whole process (imports and start-up included), run interleaved wi
 times; the table shows medians. Rows:
 - plain loop: benchmarks/plain_loop.py, torch's default threads (the seed's loop as written)
 - plain loop, 1 thread: the same with torch.set_num_threads(1), which is what curvegan does by default
+- lean loop, 1 thread: the second floor, the plain loop with Adam's fused kernel (as curvegan's)
 - curvegan: `python -m curvegan.train` with the default config (TensorBoard, a figure and quality metrics
   per epoch, checkpoints, the GIF), for the same number of G updates
 - curvegan, bare: the same with no logger and no callbacks
@@ -97,6 +98,7 @@ def main() -> None:
     rows = {
         "plain loop": (plain + ["--threads", "0"], False),
         "plain loop, 1 thread": (plain + ["--threads", "1"], False),
+        "lean loop, 1 thread": (plain + ["--threads", "1", "--lean"], False),
         "curvegan": (train, True),
         "curvegan, bare": (train + bare, True),
         "curvegan, start-up (one G update)": (train + bare + one_update + ["evaluation.num_samples=2"], True),

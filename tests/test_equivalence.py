@@ -178,3 +178,61 @@ def test_member_k_makes_the_updates_of_a_gan_of_its_own(setting):
     # and the members did not train alike
     weights = ensemble.generator.layers[0].weight
     assert (weights[k] - weights[(k + 1) % members]).abs().max() > 1e-3
+
+
+# --- the lean path past Lightning's per-call hooks makes the same steps as Lightning's calls -------------------
+
+
+def test_the_lean_path_and_lightnings_calls_make_identical_updates():
+    dm = RealData(Quadratic(batches_per_epoch=BATCHES), seed=0)
+    trained = {}
+    for lean in (True, False):
+        torch.manual_seed(0)
+        model = GAN(seed=0, lean_steps=lean, d_steps=2, g_ema=0.99, grad_clip=0.05)
+        trained[lean] = fit(model, dm)
+        assert model._lean is lean
+        assert model.trainer.global_step == 300 * 3  # Lightning counted every step on both paths
+    for key, value in trained[True].state_dict().items():
+        assert torch.equal(value, trained[False].state_dict()[key]), key
+
+
+def test_a_run_with_mixed_precision_takes_its_steps_through_lightning(caplog):
+    import logging
+
+    torch.manual_seed(0)
+    model = GAN(seed=0)
+    with caplog.at_level(logging.DEBUG, logger="curvegan.gan"):
+        trainer = L.Trainer(
+            max_steps=4,
+            precision="bf16-mixed",
+            accelerator="cpu",
+            logger=False,
+            enable_checkpointing=False,
+            enable_progress_bar=False,
+            enable_model_summary=False,
+        )
+        trainer.fit(model, datamodule=RealData(Quadratic(batches_per_epoch=4, batches_per_step=2)))
+    assert not model._lean and "through Lightning's calls (precision bf16-mixed)" in caplog.text
+
+
+def test_the_lean_path_is_not_taken_where_lightning_no_longer_offers_its_step_hooks(monkeypatch):
+    from lightning.pytorch.core.optimizer import LightningOptimizer
+
+    init = LightningOptimizer.__init__
+
+    def without_step_hooks(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        self._on_before_step = None  # not callable: as if Lightning no longer had it
+
+    monkeypatch.setattr(LightningOptimizer, "__init__", without_step_hooks)
+    torch.manual_seed(0)
+    model = fit(GAN(seed=0), RealData(Quadratic(batches_per_epoch=BATCHES), seed=0))
+    assert not model._lean and model.trainer.global_step == 600
+
+
+def test_a_lean_step_that_lightning_does_not_count_stops_the_run_naming_the_setting(monkeypatch):
+    from lightning.pytorch.loops.optimization.manual import _ManualOptimization
+
+    monkeypatch.setattr(_ManualOptimization, "_on_after_step", lambda self: None)
+    with pytest.raises(RuntimeError, match="run with model.lean_steps=false"):
+        fit(GAN(seed=0), RealData(Quadratic(batches_per_epoch=BATCHES), seed=0))

@@ -23,7 +23,6 @@ from lightning.pytorch.utilities import rank_zero_only
 from curvegan.evaluation import evaluate
 from curvegan.keys import BOOLEAN, SEED, TEXT, key, optional, settings, whole
 from curvegan.metrics import METRICS, headline, summarize
-from curvegan.plots import PANEL_SAMPLES, SamplePlot, parameter_histogram
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +81,7 @@ class Monitor(L.Callback):
         self.gif_path, self.gif_frame_ms, self.members_shown = c.gif_path, c.gif_frame_ms, c.members_shown
         self.history: list[dict] = []
         self.frames: list[str] = []  # the PNG files of the GIF's frames, in frames/ beside it
-        self.plot: SamplePlot | None = None
+        self.plot = None  # the figure (curvegan.plots.SamplePlot), built at the first measurement
 
     def state_dict(self) -> dict:
         return {"history": self.history, "frames": self.frames}
@@ -97,6 +96,8 @@ class Monitor(L.Callback):
 
     @rank_zero_only
     def measure(self, trainer: L.Trainer, gan) -> None:
+        from curvegan.plots import parameter_histogram  # matplotlib: only a run that draws imports it
+
         per_member = evaluate(gan, self.num_samples, self.seed)
         diverged = (gan.diverged_at >= 0).cpu()
         summary = summarize(per_member, ~diverged)
@@ -142,6 +143,8 @@ class Monitor(L.Callback):
 
     def figure(self, gan, shown: list[int], per_member: dict, diverged, summary: dict, epoch: int, step: int):
         """The samples figure as RGB: one panel per shown member, each titled with its numbers."""
+        from curvegan.plots import PANEL_SAMPLES, SamplePlot
+
         # Several panels show fewer samples each, to stay legible (and the GIF small).
         preview = gan.preview_noise if len(shown) == 1 else gan.preview_noise[:PANEL_SAMPLES]
         if self.plot is None:
@@ -185,7 +188,7 @@ def save_png(image: np.ndarray, path: Path) -> None:
 
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".partial")
-    Image.fromarray(image).quantize(colors=64).save(partial, format="PNG")
+    Image.fromarray(image).quantize(colors=64, method=Image.Quantize.FASTOCTREE).save(partial, format="PNG")
     os.replace(partial, path)
 
 

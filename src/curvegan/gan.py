@@ -19,9 +19,10 @@ import torch
 from hydra.utils import instantiate
 from torch import Tensor
 
-from curvegan import nets
+from curvegan import nets, stepping
 from curvegan.keys import BOOLEAN, Rule, choice, complete, key, node, number, optional, settings, whole
 from curvegan.latents import PRIORS, Prior
+from curvegan.stepping import broadcast_members, clip_per_member
 from curvegan.variants import Variant
 
 log = logging.getLogger(__name__)
@@ -37,14 +38,18 @@ class Diverged(RuntimeError):
     """Every member's losses or parameters stopped being finite."""
 
 
-def broadcast_members(mask: Tensor, like: Tensor) -> Tensor:
-    """A per-member [members] tensor shaped to broadcast against a [members, ...] tensor."""
-    return mask.view(-1, *[1] * (like.dim() - 1))
-
-
 def as_node(value: Any) -> dict:
     """A config node for a part given as one (filled in with its class's defaults) or as the object itself."""
     return complete(value) if isinstance(value, dict) else node(type(value), **asdict(value))
+
+
+@torch.no_grad()
+def statistics(updates: list[tuple]) -> Tensor:
+    """[k, 4, members]: the G loss, the D loss and D's mean probability on real and on fake samples of k updates,
+    made at once (a few operations per training_step, not per update)."""
+    g_loss, d_loss, real, fake = (torch.stack(parts) for parts in zip(*updates, strict=True))
+    p_real, p_fake = (out.sigmoid().flatten(2).mean(dim=2) for out in (real, fake))
+    return torch.stack([g_loss, d_loss, p_real, p_fake], dim=1)
 
 
 class GAN(L.LightningModule):
@@ -77,6 +82,11 @@ class GAN(L.LightningModule):
         pack: int = key(1, whole(1), "PacGAN: D scores this many samples at once (data.batch_size a multiple)")
         preview_samples: int = key(48, whole(1), "samples in the per-epoch figure and the GIF")
         log_every_n_updates: int = key(50, whole(1), "train/* values are means over this many G updates")
+        lean_steps: bool = key(
+            True,
+            BOOLEAN,
+            "steps past Lightning's per-call hooks where they do nothing (curvegan.stepping); false: never",
+        )
 
     def __init__(self, family: Any = None, members: int = 1, seed: int = 0, objective: Any = None, **config):
         from curvegan.families.quadratic import Quadratic
@@ -119,6 +129,7 @@ class GAN(L.LightningModule):
         self._stats_sum: Tensor | None = None  # training stats [4, members] summed since they were last logged
         self._stats_count = 0
         self._any_frozen = False
+        self._lean = False  # whether this fit takes its steps on the lean path (decided at fit start)
 
     @property
     def members(self) -> int:
@@ -200,27 +211,32 @@ class GAN(L.LightningModule):
         if self._noise_rng_state is not None:
             self._noise_rng.set_state(self._noise_rng_state)
         self._any_frozen = bool((self.diverged_at >= 0).any())
+        why_not = "model.lean_steps=false" if not self.hparams.lean_steps else stepping.why_not_lean(self.trainer, self)
+        self._lean = why_not is None
+        log.debug("optimizer steps: " + ("the lean path" if self._lean else f"through Lightning's calls ({why_not})"))
 
     def step(self, optimizer, loss: Tensor) -> None:
         """Backward over the members' summed losses, per-member clipping, then the optimizer's step."""
-        optimizer.zero_grad(set_to_none=True)
-        self.manual_backward(loss.sum())
-        if self._any_frozen or self.hparams.grad_clip is not None:
-            params = optimizer.param_groups[0]["params"]
-            if self._any_frozen:  # a frozen member's gradient is zero, and so (its Adam state zeroed) its step
-                alive = self.diverged_at < 0
-                for p in params:
-                    p.grad = torch.where(broadcast_members(alive, p.grad), p.grad, 0.0)
-            if self.hparams.grad_clip is not None:
-                clip_per_member(params, self.hparams.grad_clip)
-        optimizer.step()
+        if self._lean:
+            stepping.lean_step(optimizer, loss.sum(), self.adjust_gradients)
+        else:
+            stepping.lightning_step(self, optimizer, loss.sum(), self.adjust_gradients)
+
+    def adjust_gradients(self, params: list[Tensor]) -> None:
+        """A frozen member's gradient is zero (and so, its Adam state zeroed, its step); each member's is clipped."""
+        if self._any_frozen:
+            alive = self.diverged_at < 0
+            for p in params:
+                p.grad = torch.where(broadcast_members(alive, p.grad), p.grad, 0.0)
+        if self.hparams.grad_clip is not None:
+            clip_per_member(params, self.hparams.grad_clip)
 
     def update(self, real: Tensor, drawn: Tensor, g_opt, d_opt) -> Tensor:
         """One G update and its D updates: `d_steps` D updates on this real batch, then one G update.
 
         Each D update scores fresh fakes (detached); the G update scores the last of them again, through the
         updated D, labelled as the objective says (the classic GAN training loop).
-        Returns [g_loss, d_loss, D's mean probability on real, on fake], each per member: [4, members].
+        Returns what the statistics are made of: the G and D losses [members], D's logits on real and on fake.
         """
         objective, variant = self.objective, self.variant
         for _ in range(self.hparams.d_steps):
@@ -241,9 +257,7 @@ class GAN(L.LightningModule):
         self.step(g_opt, g_loss if info is None else g_loss + info)
         if self.generator_ema is not None:
             self.update_average(g_opt)
-        with torch.no_grad():
-            p_real, p_fake = (out.sigmoid().flatten(1).mean(dim=1) for out in (real_out, fake_out))
-            return torch.stack([g_loss, d_loss, p_real, p_fake])
+        return g_loss, d_loss, real_out, fake_out
 
     @torch.no_grad()
     def update_average(self, g_opt) -> None:
@@ -261,12 +275,15 @@ class GAN(L.LightningModule):
         g_opt, d_opt = self.optimizers()
         schedules = self.lr_schedulers() if self.hparams.lr_decay else []
         snapshot = [p.detach().clone() for p in self.parameters()]
-        per_update = []
+        steps_before = self.trainer.global_step
+        updates = []
         for drawn, real in zip(*batch, strict=True):
-            per_update.append(self.update(real, drawn, g_opt, d_opt))
+            updates.append(self.update(real, drawn, g_opt, d_opt))
             for schedule in schedules:
                 schedule.step()
-        per_update = torch.stack(per_update)  # [k, 4, members]
+        if self._lean:
+            stepping.check_counted(self.trainer, steps_before, len(updates) * (1 + self.hparams.d_steps))
+        per_update = statistics(updates)  # [k, 4, members]
         self.freeze_diverged(per_update, snapshot, (g_opt, d_opt))
         stats = per_update.nan_to_num().sum(dim=0)
         self._stats_sum = stats if self._stats_sum is None else self._stats_sum + stats
@@ -297,14 +314,7 @@ class GAN(L.LightningModule):
         first_bad = torch.where(rows.any(dim=0), rows.float().argmax(dim=0), len(per_update) - 1)
         at = self.g_updates - len(per_update) + first_bad + 1
         self.diverged_at.copy_(torch.where(newly, at, self.diverged_at))
-        with torch.no_grad():
-            for p, before in zip(self.parameters(), snapshot, strict=True):
-                p.copy_(torch.where(broadcast_members(newly, p), before, p))
-            for optimizer in optimizers:
-                for state in optimizer.optimizer.state.values():
-                    for name, value in state.items():
-                        if name != "step" and value.dim() > 0:
-                            value.copy_(torch.where(broadcast_members(newly, value), 0.0, value))
+        stepping.freeze(self, newly, snapshot, optimizers)
         self._any_frozen = True
         alive = int((self.diverged_at < 0).sum())
         for member in newly.nonzero().flatten().tolist():
@@ -355,13 +365,3 @@ class GAN(L.LightningModule):
             why = "the gradients are clipped before 16-bit loss scaling is undone"
             return "trainer.precision", precision, f"bf16-mixed or 32-true with model.grad_clip: {why}"
         return None
-
-
-def clip_per_member(params: list[Tensor], max_norm: float) -> None:
-    """Scale each member's gradient so its norm over all `params` is at most max_norm (as
-    torch.nn.utils.clip_grad_norm_ does for one network). Lightning's clip_gradients takes one norm over all
-    members together, which would couple them."""
-    norms = torch.stack([p.grad.flatten(1).pow(2).sum(dim=1) for p in params]).sum(dim=0).sqrt()
-    scale = (max_norm / (norms + 1e-6)).clamp(max=1.0)
-    for p in params:
-        p.grad.mul_(broadcast_members(scale, p.grad))

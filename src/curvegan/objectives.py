@@ -27,8 +27,18 @@ def member_mean(x: Tensor) -> Tensor:
 
 def bce(logits: Tensor, label: float) -> Tensor:
     """Binary cross-entropy of logits against one label, per member."""
-    target = torch.full_like(logits, label)
-    return member_mean(F.binary_cross_entropy_with_logits(logits, target, reduction="none"))
+    return member_mean(F.binary_cross_entropy_with_logits(logits, labels(logits, label), reduction="none"))
+
+
+_LABELS: dict[tuple, Tensor] = {}
+
+
+def labels(like: Tensor, label: float) -> Tensor:
+    """A tensor of `label` shaped as `like`, made once per shape (a training loop asks for the same ones each step)."""
+    spec = (like.shape, like.dtype, like.device, label)
+    if spec not in _LABELS:
+        _LABELS[spec] = torch.full_like(like, label, requires_grad=False)
+    return _LABELS[spec]
 
 
 def gradient(critic: Callable[[Tensor], Tensor], inputs: Tensor) -> Tensor:

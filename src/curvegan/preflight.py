@@ -168,7 +168,7 @@ def _value(cfg: DictConfig, key: str) -> Any:
 
 # --- resuming -------------------------------------------------------------------------------------------
 
-NOT_COMPARED = {"log_every_n_updates", "preview_samples"}  # settings a resumed run may change
+NOT_COMPARED = {"log_every_n_updates", "preview_samples", "lean_steps"}  # settings a resumed run may change
 
 
 def model_settings(cfg: DictConfig) -> dict:

@@ -124,19 +124,23 @@ class Curves(Family):
             lo, hi = quadratic_curves(torch.tensor([lo_a, hi_a]), self.x).numpy()
             ax.fill_between(xs, lo, hi, color="0.72", lw=0, zorder=0)
         span = high.max() - low.min()
+        ax.set_xlim(xs[0], xs[-1])
         ax.set_ylim(min(low.min(), high.min()) - 0.25 * span, max(high.max(), low.max()) + 0.25 * span)
 
     def artists(self, ax, n: int, colors: list | None) -> list:
-        import numpy as np
+        """One LineCollection of n curves (one artist to redraw, not n)."""
+        from matplotlib.collections import LineCollection
 
-        lines = ax.plot(self.x.numpy(), np.zeros((self.num_points, n)), alpha=0.55, lw=1.1, zorder=2)
-        for i, line in enumerate(lines):
-            line.set_color(colors[i] if colors is not None else "tab:blue")
-        return lines
+        lines = LineCollection([], colors=colors if colors is not None else "tab:blue", alpha=0.55, lw=1.1, zorder=2)
+        ax.add_collection(lines, autolim=False)
+        return [lines]
 
     def update(self, artists: list, samples: Tensor) -> None:
-        for line, curve in zip(artists, samples.numpy(), strict=True):
-            line.set_ydata(curve)
+        import numpy as np
+
+        curves = samples.numpy()
+        xs = np.broadcast_to(self.x.numpy(), curves.shape)
+        artists[0].set_segments(np.stack([xs, curves], axis=-1))
 
 
 @dataclass

@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-import matplotlib as mpl
 import torch
 from torch import Tensor
 
@@ -24,6 +23,8 @@ A_RMSE = declare(
 
 
 def colours(values: Tensor, low: float, high: float) -> list:
+    import matplotlib as mpl
+
     cmap = mpl.colormaps["viridis"]
     return [cmap((v - low) / (high - low)) for v in values.tolist()]
 

@@ -16,7 +16,6 @@ import math
 from dataclasses import dataclass
 from typing import ClassVar
 
-import matplotlib as mpl
 import torch
 from torch import Tensor
 
@@ -112,6 +111,8 @@ class InfoGAN(Variant):
                 "legend": "code c[0] (colour), noise at 0",
                 "colorbar": ("code c[0]", -1.0, 1.0),
             }
+        import matplotlib as mpl
+
         cmap = mpl.colormaps["tab10"]
         return {"colors": [cmap(k % 10) for k in category.tolist()], "legend": "one colour per category"}
 
