@@ -8,7 +8,7 @@ TORCH ?= torch==2.13.0
 TORCH_INDEX ?=
 ARGS ?=
 
-.PHONY: help install install-gpu train test test-all bench compare modes tensorboard lint format clean
+.PHONY: help install install-gpu train test test-slow test-all bench compare modes tensorboard lint format clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -30,6 +30,9 @@ train: install ## the default training run (the seed's GAN, 6000 G updates); ext
 
 test: install ## the test suite (fast tests; a few minutes on 2 CPU cores)
 	$(PY) -m pytest -q
+
+test-slow: install ## only the slow tests (long runs, sweeps through the plugins, the wheel, the notebook)
+	$(PY) -m pytest -q -m slow
 
 test-all: install ## every test, the slow ones included
 	$(PY) -m pytest -q -m ""

@@ -93,7 +93,7 @@ def test_resume_at_an_epoch_boundary_gives_the_same_weights(tmp_path, uninterrup
     assert_same_weights(weights(tmp_path), uninterrupted)
 
 
-@pytest.mark.parametrize("size", [1, 3], ids=["one GAN", "an ensemble of 3"])
+@pytest.mark.parametrize("size", [1, pytest.param(3, marks=pytest.mark.slow)], ids=["one GAN", "an ensemble of 3"])
 def test_sigkill_after_the_first_checkpoint_then_resume_gives_the_same_weights(
     tmp_path, uninterrupted, uninterrupted_ensemble, size
 ):
@@ -109,7 +109,9 @@ def test_sigkill_after_the_first_checkpoint_then_resume_gives_the_same_weights(
     assert metrics["ensemble_size"] == size
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "Ctrl-C"])
+@pytest.mark.parametrize(
+    "signum", [signal.SIGTERM, pytest.param(signal.SIGINT, marks=pytest.mark.slow)], ids=["SIGTERM", "Ctrl-C"]
+)
 def test_sigterm_or_ctrl_c_writes_a_checkpoint_mid_epoch_and_exits_non_zero(tmp_path, uninterrupted_ensemble, signum):
     process = start(tmp_path, ENSEMBLE)
     wait_for(tmp_path / "checkpoints" / "last.ckpt", process)
@@ -122,6 +124,47 @@ def test_sigterm_or_ctrl_c_writes_a_checkpoint_mid_epoch_and_exits_non_zero(tmp_
     assert 60 < stopped_at < 180
     resume(tmp_path, ENSEMBLE)
     assert_same_weights(weights(tmp_path), uninterrupted_ensemble)
+
+
+def test_a_sigterm_during_an_epochs_end_work_stops_the_run_the_same_way(tmp_path, uninterrupted):
+    """Landing while the monitor measures (when Lightning's own checks see it first): exit 143, its one line, a
+    checkpoint of the state at the stop, and a resume that gives the uninterrupted run's weights."""
+    marker = tmp_path / "measuring"
+    prelude = textwrap.dedent(f"""
+        import pathlib, time, curvegan.callbacks as callbacks
+        measure = callbacks.Monitor.measure
+        def slow(self, trainer, gan):
+            pathlib.Path({str(marker)!r}).touch()
+            time.sleep(1.0)
+            measure(self, trainer, gan)
+        callbacks.Monitor.measure = slow
+    """)
+    process = start(tmp_path / "run", prelude=prelude)
+    wait_for(marker, process)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 143, stderr
+    lines = stderr.strip().splitlines()
+    assert lines[-1].startswith("curvegan: stopped by SIGTERM after G update 60; checkpoint: ")
+    assert lines[-1].endswith("ckpt_path=last") and "Traceback" not in stderr
+    assert not (tmp_path / "run" / "metrics.json").exists()
+    resume(tmp_path / "run")
+    assert_same_weights(weights(tmp_path / "run"), uninterrupted)
+
+
+def test_a_sigterm_while_starting_up_exits_143_with_one_line(tmp_path):
+    process = subprocess.Popen(
+        [sys.executable, "-m", "curvegan.train", *RUN, f"hydra.run.dir={tmp_path}/run"],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(2)  # importing Lightning
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 143
+    assert stderr.strip().splitlines() == ["curvegan: stopped by SIGTERM"], stderr
+    assert not (tmp_path / "run" / "metrics.json").exists()
 
 
 def test_a_resumed_run_gif_covers_the_whole_run(tmp_path):
@@ -137,6 +180,7 @@ def test_a_resumed_run_gif_covers_the_whole_run(tmp_path):
         assert gif.n_frames == 3
 
 
+@pytest.mark.slow
 def test_a_kill_while_writing_a_checkpoint_leaves_the_previous_one_intact(tmp_path, uninterrupted):
     # Die half-way through writing the 4th checkpoint file (epoch001.ckpt; epoch 0's last.ckpt came before it).
     prelude = textwrap.dedent("""

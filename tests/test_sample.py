@@ -150,14 +150,15 @@ def test_every_bad_value_is_refused_naming_its_key_and_nothing_is_written(traine
     assert not any(tmp_path.iterdir())
 
 
-def test_command_line_prints_one_line_and_exits_non_zero_on_a_missing_checkpoint(tmp_path):
-    result = subprocess.run(
-        [sys.executable, "-m", "curvegan.sample", f"ckpt_path={tmp_path}/nope.ckpt"],
-        capture_output=True,
-        text=True,
-    )
-    assert result.returncode == 2
-    assert result.stderr.strip() == f"curvegan.sample: ckpt_path={tmp_path}/nope.ckpt: no such file"
+def test_command_line_prints_one_line_and_exits_non_zero_on_a_missing_checkpoint(tmp_path, monkeypatch, capsys):
+    from curvegan.sample import cli
+
+    monkeypatch.setenv("HYDRA_FULL_ERROR", "0")  # cli() sets it for its process; this one goes on
+    monkeypatch.setattr(sys, "argv", ["curvegan.sample", f"ckpt_path={tmp_path}/nope.ckpt"])
+    with pytest.raises(SystemExit) as exited:
+        cli()
+    assert exited.value.code == 2
+    assert capsys.readouterr().err.strip() == f"curvegan.sample: ckpt_path={tmp_path}/nope.ckpt: no such file"
 
 
 def test_command_line_draws_and_prints_quality(trained_run, tmp_path):

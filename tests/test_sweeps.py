@@ -19,19 +19,21 @@ def run_cli(*args, cwd=None):
 
 
 @pytest.fixture(scope="module")
-def joblib_sweep(tmp_path_factory):
+def joblib_sweep(tmp_path_factory):  # its tests are slow: a sweep of two processes
     sweep = tmp_path_factory.mktemp("joblib")
     result = run_cli("-m", "hydra/launcher=joblib", "seed=0,1", "logger=none", *TINY, f"hydra.sweep.dir={sweep}")
     assert result.returncode == 0, result.stderr[-3000:]
     return sweep
 
 
+@pytest.mark.slow
 def test_joblib_runs_the_jobs_in_parallel_processes(joblib_sweep):
     assert sorted(p.parent.name for p in joblib_sweep.glob("*/metrics.json")) == ["0", "1"]
     logs = "".join(p.read_text() for p in joblib_sweep.glob("*/train.log"))
     assert "Joblib" in (joblib_sweep / "multirun.yaml").read_text() or "joblib" in logs.lower()
 
 
+@pytest.mark.slow
 def test_report_tables_every_job_of_a_sweep(joblib_sweep, tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "curvegan.report", str(joblib_sweep), "--out", str(tmp_path)],
@@ -50,6 +52,7 @@ def test_report_refuses_a_dir_without_jobs(tmp_path):
     assert result.returncode != 0 and "no finished jobs" in result.stderr
 
 
+@pytest.mark.slow
 def test_optuna_search_persists_and_names_the_best(tmp_path):
     result = run_cli("hparams_search=optuna", "hydra.sweeper.n_trials=3", *TINY, "trainer.max_epochs=1", cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -68,6 +71,7 @@ def test_optuna_search_persists_and_names_the_best(tmp_path):
     assert len(list(sweep.glob("*/metrics.json"))) == 4  # the resumed study did not overwrite earlier trials
 
 
+@pytest.mark.slow
 def test_submitit_local_runs_a_job(tmp_path):
     result = run_cli("-m", "hydra/launcher=submitit_local", "logger=none", *TINY, f"hydra.sweep.dir={tmp_path}")
     assert result.returncode == 0, result.stderr[-3000:]
@@ -76,13 +80,17 @@ def test_submitit_local_runs_a_job(tmp_path):
 
 
 def test_slurm_launcher_config_composes():
-    result = run_cli(
-        "hydra/launcher=slurm", "hydra.launcher.partition=gpu", "--cfg", "hydra", "--package", "hydra.launcher"
-    )
-    assert result.returncode == 0, result.stderr
-    launcher = yaml.safe_load(result.stdout)  # printed as the package hydra.launcher
-    assert launcher["partition"] == "gpu" and launcher["array_parallelism"] == 16
-    assert launcher["_target_"].endswith("SlurmLauncher")
+    from hydra import compose, initialize_config_dir
+
+    from conftest import CONFIGS
+
+    with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
+        cfg = compose(
+            "train", overrides=["hydra/launcher=slurm", "hydra.launcher.partition=gpu"], return_hydra_config=True
+        )
+    launcher = cfg.hydra.launcher
+    assert launcher.partition == "gpu" and launcher.array_parallelism == 16
+    assert launcher._target_.endswith("SlurmLauncher")
 
 
 def test_ddp_in_a_sweep_is_refused_instead_of_relaunching_it(tmp_path):

@@ -99,11 +99,9 @@ def test_a_single_runs_metrics_are_its_members(tiny_config, tmp_path):
         assert written[key] == member[key] == written["worst"].get(key, member[key])
 
 
-def test_logs_written_to_a_file_have_one_line_per_epoch_and_no_progress_bar(tmp_path):
+def test_the_command_line_logs_one_line_per_epoch_to_a_file_and_ends_with_its_summary_and_run_dir(tmp_path):
     import subprocess
     import sys
-
-    from conftest import TINY
 
     with open(tmp_path / "log.txt", "w") as log:
         result = subprocess.run(
@@ -113,6 +111,8 @@ def test_logs_written_to_a_file_have_one_line_per_epoch_and_no_progress_bar(tmp_
         )
     assert result.returncode == 0
     text = (tmp_path / "log.txt").read_text()
+    assert text.splitlines()[-2].startswith("curvegan: 60 G updates in ") and "shape_rmse" in text.splitlines()[-2]
+    assert text.splitlines()[-1] == f"run dir: {tmp_path}/run"
     assert "\r" not in text
     epochs = [line for line in text.splitlines() if " - epoch " in line]
     assert len(epochs) == 3

@@ -1,6 +1,7 @@
 """curvegan: a test bed for GAN ideas, with data whose truth is known (PyTorch Lightning + Hydra)."""
 
 import importlib.util
+import signal
 import sys
 import types
 
@@ -38,3 +39,14 @@ def import_lightning() -> None:
     finally:
         del sys.modules["scipy.signal"], scipy.signal
     import lightning  # noqa: F401
+
+
+class Interrupted(BaseException):
+    """The run was stopped by a signal, after writing a checkpoint (`ckpt_path`) or outside training. Like
+    KeyboardInterrupt, it is not an Exception: nothing that handles errors (a fallback import) may swallow it."""
+
+    def __init__(self, signum: int, ckpt_path: str | None = None, g_updates: int | None = None):
+        where = f" after G update {g_updates}; checkpoint: {ckpt_path}" if ckpt_path else ""
+        super().__init__(f"stopped by {signal.Signals(signum).name}{where}")
+        self.signum, self.ckpt_path = signum, ckpt_path
+        self.resume: str | None = None  # the overrides that resume the run, where there is one to resume

@@ -20,6 +20,7 @@ import torch
 from lightning.pytorch.callbacks import ModelCheckpoint, TQDMProgressBar
 from lightning.pytorch.utilities import rank_zero_only
 
+from curvegan import Interrupted
 from curvegan.evaluation import evaluate
 from curvegan.keys import BOOLEAN, SEED, TEXT, key, optional, settings, whole
 from curvegan.metrics import METRICS, headline, summarize
@@ -250,21 +251,13 @@ class Progress(TQDMProgressBar):
         return " · ".join(parts)
 
 
-class Interrupted(Exception):
-    """Training was stopped by a signal, after writing a checkpoint."""
-
-    def __init__(self, signum: int, ckpt_path: str, g_updates: int):
-        super().__init__(
-            f"stopped by {signal.Signals(signum).name} after G update {g_updates}; checkpoint: {ckpt_path}"
-        )
-        self.signum = signum
-
-
 class StopOnSignal(L.Callback):
     """SIGTERM (how schedulers end jobs) or Ctrl-C: finish the current training_step, write `ckpt_path`, stop.
 
     Stopping only between steps keeps the checkpoint consistent (no half-done D/G update), so resuming from it
-    continues the run exactly. The exception raised ends `fit`; `train` turns it into a one-line message.
+    continues the run exactly. The exception raised ends `fit`; `train` turns it into a one-line message. A
+    SIGTERM that lands while Lightning's own end-of-epoch checks see it first ends `fit` with Lightning's
+    SIGTERMException instead: Lightning calls `on_exception`, which writes the checkpoint of the state there.
     """
 
     @dataclass
@@ -287,6 +280,18 @@ class StopOnSignal(L.Callback):
         if self.received is not None:
             trainer.save_checkpoint(self.ckpt_path)
             raise Interrupted(self.received, self.ckpt_path, pl_module.g_updates)
+
+    def on_exception(self, trainer: L.Trainer, pl_module, exception: BaseException) -> None:
+        from lightning.pytorch.utilities.exceptions import SIGTERMException
+
+        if isinstance(exception, SIGTERMException) and self.received is not None:
+            trainer.save_checkpoint(self.ckpt_path)
+
+    def stopped(self, pl_module) -> Interrupted | None:
+        """What a signal received during `fit` means once fit has ended: the stop, with its checkpoint."""
+        if self.received is None:
+            return None
+        return Interrupted(self.received, self.ckpt_path, pl_module.g_updates)
 
     def teardown(self, trainer: L.Trainer, pl_module, stage: str) -> None:
         for signum, handler in self._previous.items():

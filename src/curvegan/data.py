@@ -20,8 +20,10 @@ class Stream:
 
     Each item is [k, members, batch_size, ...] (k = batches_per_step, smaller for the last item) that one
     `training_step` consumes as k G updates, so Lightning's fixed per-call cost is paid once per k updates.
-    Epoch e's values depend only on (seed, e), and where an epoch starts is read from the trainer's own
-    progress, so a run resumed from any checkpoint sees exactly the batches the uninterrupted run saw.
+    Epoch e's values depend only on (seed, e), and where the stream stands follows from the G updates the model
+    has made (every epoch takes the same number), so a run resumed from any checkpoint, whatever the state of
+    Lightning's loops in it, sees exactly the batches the uninterrupted run saw. It is a resumable loader in
+    Lightning's terms (`state_dict`, `load_state_dict`): its state is that count.
     """
 
     def __init__(self, datamodule: RealData):
@@ -31,19 +33,27 @@ class Stream:
         family = self.dm.family
         return -(-family.batches_per_epoch // family.batches_per_step)
 
-    def _position(self) -> tuple[int, int]:
+    def position(self) -> tuple[int, int]:
+        """(epoch, training_step within it) of the next item."""
         trainer = self.dm.trainer
-        if trainer is None:
+        if trainer is None or trainer.lightning_module is None:
             return 0, 0
-        done = trainer.fit_loop.epoch_loop.batch_progress.current.processed
-        epoch = trainer.current_epoch
-        if done >= len(self):  # resumed from a checkpoint taken on the epoch's last call
-            epoch, done = epoch + 1, 0
-        return epoch, done
+        family = self.dm.family
+        limit = trainer.num_training_batches  # fewer with trainer.limit_train_batches; inf before Lightning counts
+        steps = len(self) if limit == float("inf") else min(len(self), int(limit))
+        per_epoch = min(steps * family.batches_per_step, family.batches_per_epoch)
+        epoch, within = divmod(trainer.lightning_module.g_updates, per_epoch)
+        return epoch, within // family.batches_per_step
 
     def __iter__(self) -> Iterator[torch.Tensor]:
-        epoch, start = self._position()
-        return self.dm.epoch_draws(epoch, start)
+        return self.dm.epoch_draws(*self.position())
+
+    def state_dict(self) -> dict:
+        trainer = self.dm.trainer
+        return {"g_updates": trainer.lightning_module.g_updates if trainer is not None else 0}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Nothing to restore: the position follows from the G updates, which the checkpoint restores."""
 
 
 class RealData(L.LightningDataModule):

@@ -1,7 +1,8 @@
 """Train GANs from the composed Hydra config: `python -m curvegan.train [overrides]`.
 
 `train(cfg)` does the work and returns the final metrics; `main` is the thin Hydra entry around it and returns
-one number for sweepers (lower is better). Heavy imports happen inside `train`.
+one number for sweepers (lower is better); `cli` registers the schemas and turns bad input and signals into one
+line. (Composing the config with Hydra's compose API instead needs `curvegan.keys.register_schemas()` first.)
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import json
 import logging
 import math
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -21,11 +23,9 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from curvegan import import_lightning
+from curvegan import Interrupted, import_lightning
 from curvegan.config import ConfigError, validate
 from curvegan.keys import register_schemas
-
-register_schemas()
 
 
 class TrainingFailed(CompactHydraException):
@@ -93,9 +93,9 @@ def train(cfg: DictConfig) -> dict:
     import_lightning()
     import lightning as L
     import torch
+    from lightning.pytorch.utilities.exceptions import SIGTERMException
 
-    from curvegan.callbacks import Interrupted, Monitor
-    from curvegan.evaluation import final
+    from curvegan.callbacks import StopOnSignal
     from curvegan.gan import Diverged
     from curvegan.preflight import resolve_ckpt_path
 
@@ -111,17 +111,32 @@ def train(cfg: DictConfig) -> dict:
     datamodule, model, callbacks, trainer = build(cfg)
 
     last = run_dir / "checkpoints" / "last.ckpt"
+    stop = next((c for c in callbacks if isinstance(c, StopOnSignal)), None)
     start = time.perf_counter()
     try:
-        trainer.fit(model, datamodule=datamodule, ckpt_path=resolve_ckpt_path(cfg))
-    except Interrupted as stop:
-        print(f"curvegan: {stop}; resume with hydra.run.dir={run_dir} ckpt_path=last", file=sys.stderr)
-        sys.exit(128 + stop.signum)
+        try:
+            trainer.fit(model, datamodule=datamodule, ckpt_path=resolve_ckpt_path(cfg))
+        except SIGTERMException:  # Lightning saw the signal first (at an epoch's end): the same stop
+            raise (stop and stop.stopped(model)) or Interrupted(signal.SIGTERM) from None
+        if stop is not None and stop.stopped(model) is not None:  # a signal as fit ended: the run stops there
+            raise stop.stopped(model)
+        return finish(cfg, model, trainer, callbacks, time.perf_counter() - start)
+    except Interrupted as stopped:
+        if last.exists():
+            stopped.resume = f"hydra.run.dir={run_dir} ckpt_path=last"
+        raise
     except Diverged as err:
         kept = f"the last good checkpoint is {last}" if last.exists() else "no checkpoint was written before it"
         raise TrainingFailed(f"{err}; {kept}") from None
-    seconds = time.perf_counter() - start
 
+
+def finish(cfg: DictConfig, model, trainer, callbacks: list, seconds: float) -> dict:
+    """After fit: every member measured, samples.npy and metrics.json written (by the first process), the
+    summary printed; the metrics returned."""
+    from curvegan.callbacks import Monitor
+    from curvegan.evaluation import final
+
+    run_dir = Path(cfg.run_dir)
     samples_path = run_dir / "samples.npy" if trainer.is_global_zero else None
     model.to(trainer.strategy.root_device)  # Lightning hands the model back on the CPU; measure where it trained
     metrics = final(model, cfg.evaluation.num_samples, cfg.evaluation.seed, samples_path)
@@ -205,9 +220,28 @@ def one_line(err: BaseException) -> str:
     return ": ".join(parts).replace("Available options in", "available options for")
 
 
+def interrupt(signum, frame) -> None:
+    """SIGTERM or Ctrl-C outside `fit` (while starting, or writing the results): stop now, with one line."""
+    raise Interrupted(signum)
+
+
 def cli() -> None:
     """`python -m curvegan.train`: Hydra's main, with bad input reported as one line (full traces with
-    HYDRA_FULL_ERROR=1, as in Hydra)."""
+    HYDRA_FULL_ERROR=1, as in Hydra), and a stop by SIGTERM or Ctrl-C reported as one line with exit status
+    128 + the signal's number, however it lands (during `fit` the run first writes its checkpoint)."""
+    previous = {signum: signal.signal(signum, interrupt) for signum in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        register_schemas()  # imports Lightning: seconds in which a signal is a stop like any other
+        run_main()
+    except Interrupted as stop:
+        print(f"curvegan: {stop}" + (f"; resume with {stop.resume}" if stop.resume else ""), file=sys.stderr)
+        sys.exit(128 + stop.signum)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def run_main() -> None:
     if os.environ.get("HYDRA_FULL_ERROR") == "1":
         main()
         return
