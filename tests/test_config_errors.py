@@ -92,6 +92,17 @@ UNKNOWN = {
     "model=cgan +model.variant.categories=3": "model.variant.categories=3: not a key of model.variant=cgan",
     "+model.generator.bogus=1": "model.generator.bogus=1: not a key of EnsembleMLP",
     "cpu_threads=999": "cpu_threads=999: must be one of auto, null or a whole number in [1,",
+    # a value that could only crash later is refused now
+    "data=modes data.modes=[1e9]": "data.modes=[1000000000.0]: must be a list of one or more numbers in [-1000, 1000]",
+    "trainer.devices=[0]": "trainer.devices=[0]: must be a number of devices on the CPU",
+    "trainer.devices=2": "trainer.devices=2: must be 1 without DDP",
+    "trainer.num_nodes=2": "trainer.num_nodes=2: must be 1 here",
+    "trainer.accelerator=mps": "trainer.accelerator=mps: must be cpu here",
+    "data.batches_per_step=300 trainer.limit_train_batches=0.5": "trainer.limit_train_batches=0.5: must be a fraction",
+    # every output's folder exists or can be made before anything starts
+    "callbacks.monitor.gif_path=/proc/nope/progress.gif": "callbacks.monitor.gif_path=/proc/nope/progress.gif: cannot",
+    "callbacks.checkpoint.dirpath=/proc/nope": "callbacks.checkpoint.dirpath=/proc/nope: cannot be written",
+    "logger.tensorboard.save_dir=/proc/nope": "logger.tensorboard.save_dir=/proc/nope: cannot be written",
 }
 
 
@@ -193,6 +204,33 @@ def test_a_refusal_still_holds_the_day_hydra_stops_letting_its_callback_exit(mon
     status, stderr, _ = refuse(monkeypatch, capsys, tmp_path, "model.latent_dim=0")
     assert status == 2 and stderr.strip() == "curvegan.train: model.latent_dim=0: must be a whole number ≥ 1"
     assert not (tmp_path / "run" / "checkpoints").exists() and not (tmp_path / "run" / "metrics.json").exists()
+
+
+def test_a_run_dir_that_holds_a_run_is_refused_unless_resumed_and_never_mixed(monkeypatch, capsys, tmp_path):
+    from curvegan.train import train
+
+    finished, other = tmp_path / "finished", tmp_path / "other"
+    for run in (finished, other):
+        train(compose_config(*TINY, "logger=none", "trainer.max_epochs=1", run_dir=run))
+    before = sorted(p.name for p in finished.rglob("*"))
+
+    def command(*overrides):
+        monkeypatch.setenv("HYDRA_FULL_ERROR", "0")
+        monkeypatch.setattr(sys, "argv", ["curvegan.train", *TINY, "logger=none", *overrides])
+        try:
+            cli()
+        except SystemExit as exited:
+            return exited.code, capsys.readouterr().err
+        return 0, capsys.readouterr().err
+
+    status, stderr = command(f"hydra.run.dir={finished}")
+    assert status == 2 and stderr.startswith(f"curvegan.train: hydra.run.dir={finished}: already holds a run (")
+    status, stderr = command(f"hydra.run.dir={finished}", f"ckpt_path={other}/checkpoints/last.ckpt")
+    assert status == 2 and "which holds another run" in stderr
+    assert sorted(p.name for p in finished.rglob("*")) == before  # untouched: no new .hydra, no last-v1.ckpt
+    status, _ = command(f"hydra.run.dir={finished}", "ckpt_path=last", "trainer.max_epochs=2")  # resumed: its own
+    assert status == 0 and (finished / "metrics.json").exists()
+    assert not list(finished.rglob("last-v*.ckpt"))
 
 
 def test_a_bad_job_in_a_sweep_is_reported_the_others_run_and_its_dir_is_removed(tmp_path):

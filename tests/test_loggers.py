@@ -9,14 +9,37 @@ import pytest
 from conftest import TINY, compose_config
 from curvegan.train import train
 
+# Records every host name the process looks up (and refuses to reach any): a tracker's calls out.
+NO_NETWORK = """
+import socket, sys
+looked_up = []
+def refuse(host, *args, **kwargs):
+    looked_up.append(host)
+    raise OSError(f"no network in this test: {host}")
+socket.getaddrinfo = refuse
+import atexit
+atexit.register(lambda: print("LOOKED UP", sorted(set(map(str, looked_up))), file=sys.stderr))
+"""
 
-def test_mlflow_records_the_losses_and_every_epochs_quality(tmp_path):
+
+def test_mlflow_records_the_losses_and_every_epochs_quality_and_makes_no_network_call(tmp_path):
+    """The command line, as a user runs it: outside CI and pytest (where MLflow turns its telemetry off itself)."""
     pytest.importorskip("mlflow", reason="needs the [mlflow] extra")
+    import os
+    import subprocess
+    import sys
+
     from mlflow.tracking import MlflowClient
 
     store = f"sqlite:///{tmp_path}/mlflow.db"
     overrides = ["logger=mlflow", f"logger.mlflow.tracking_uri={store}", "logger.mlflow.run_name=tiny"]
-    train(compose_config(*TINY, *overrides, "ensemble.size=2", run_dir=tmp_path / "run"))
+    argv = ["curvegan.train", *TINY, *overrides, "ensemble.size=2", f"hydra.run.dir={tmp_path / 'run'}"]
+    code = NO_NETWORK + f"sys.argv = {argv!r}\nimport runpy; runpy.run_module('curvegan.train', run_name='__main__')"
+    quiet = ("PYTEST_CURRENT_TEST", "CI", "GITHUB_ACTIONS", "MLFLOW_DISABLE_TELEMETRY", "DO_NOT_TRACK")
+    env = {k: v for k, v in os.environ.items() if k not in quiet}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "LOOKED UP []" in result.stderr, result.stderr[-500:]
 
     client = MlflowClient(store)
     (run,) = client.search_runs([client.get_experiment_by_name("curvegan").experiment_id])

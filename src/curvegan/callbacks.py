@@ -117,7 +117,7 @@ class Monitor(L.Callback):
         fitted = None
         if family.parameter is not None:
             inputs, _ = gan.variant.evaluation_inputs(self.num_samples, self.seed)
-            median_samples = gan.generate(inputs, slice(median_member, median_member + 1))[0].cpu()
+            median_samples = gan.generate(inputs, slice(median_member, median_member + 1))[0].float().cpu()
             fitted = family.fit_parameter(median_samples)
         for logger in trainer.loggers:
             logger.log_metrics(scalars, step=step)
@@ -150,7 +150,7 @@ class Monitor(L.Callback):
         preview = gan.preview_noise if len(shown) == 1 else gan.preview_noise[:PANEL_SAMPLES]
         if self.plot is None:
             self.plot = SamplePlot(gan.family, len(preview), len(shown), gan.variant.preview_style(len(preview)))
-        samples = torch.cat([gan.generate(preview, slice(k, k + 1)).cpu() for k in shown])
+        samples = torch.cat([gan.generate(preview, slice(k, k + 1)).float().cpu() for k in shown])
         first, second = [m for m in per_member if METRICS[m].headline][:2]
         if gan.members == 1:
             shown = headline({first: summary[first], second: summary[second]}, digits=3)

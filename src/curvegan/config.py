@@ -67,7 +67,11 @@ class Run:
         ),
         "torch's threads: auto is 1 below 64 members and every core from 64; more than the cores would only wait",
     )
-    ckpt_path: str | None = key(None, optional(TEXT), "resume from this checkpoint; last: this run dir's last.ckpt")
+    ckpt_path: str | None = key(
+        None,
+        optional(TEXT),
+        "resume from this checkpoint; last: this run dir's last.ckpt; auto: last if it exists, else start afresh",
+    )
     evaluation: Evaluation = field(default_factory=Evaluation)
 
 
@@ -302,14 +306,39 @@ def validate(cfg: DictConfig) -> None:
 
 
 def check_trainer(cfg: DictConfig) -> None:
-    """The trainer's relations to the rest of the run: a GPU to train on; DDP only for one GAN, not in a sweep."""
-    trainer = cfg.trainer
-    if trainer.accelerator in ("gpu", "cuda"):
-        import torch
+    """The trainer's relations to the rest of the run: a device to train on; several devices or machines only with
+    DDP, and DDP only for one GAN, not in a sweep; at least one training_step per epoch."""
+    import torch
 
-        if not torch.cuda.is_available():
-            raise refuse("trainer.accelerator", trainer.accelerator, "cpu here: torch sees no CUDA GPU")
-    if str(trainer.strategy).startswith("ddp"):
+    trainer = cfg.trainer
+    if trainer.accelerator in ("gpu", "cuda") and not torch.cuda.is_available():
+        raise refuse("trainer.accelerator", trainer.accelerator, "cpu here: torch sees no CUDA GPU")
+    if trainer.accelerator == "mps" and not torch.backends.mps.is_available():
+        raise refuse("trainer.accelerator", trainer.accelerator, "cpu here: torch sees no Apple GPU")
+    ddp = str(trainer.strategy).startswith("ddp")
+    devices = trainer.devices
+    if isinstance(devices, ListConfig) and trainer.accelerator not in ("gpu", "cuda"):
+        raise refuse(
+            "trainer.devices", OmegaConf.to_container(devices), "a number of devices on the CPU (a list names GPUs)"
+        )
+    count = len(devices) if isinstance(devices, ListConfig) else devices
+    if count not in (1, "auto") and not ddp:
+        raise refuse("trainer.devices", devices, "1 without DDP (several devices for one run: trainer=ddp)")
+    if trainer.num_nodes > 1 and not (ddp and ("SLURM_NTASKS" in os.environ or "LOCAL_RANK" in os.environ)):
+        raise refuse(
+            "trainer.num_nodes",
+            trainer.num_nodes,
+            "1 here: several machines need DDP and a launcher that starts a process on each (SLURM's srun, torchrun)",
+        )
+    limit = trainer.limit_train_batches
+    steps = -(-cfg.data.batches_per_epoch // cfg.data.batches_per_step)
+    if isinstance(limit, float) and limit < 1 and limit * steps < 1:
+        raise refuse(
+            "trainer.limit_train_batches",
+            limit,
+            f"a fraction ≥ {1 / steps:.3g}: an epoch here has {steps} training_step calls, and needs at least one",
+        )
+    if ddp:
         if cfg.ensemble.size != 1:
             raise refuse(
                 "trainer.strategy",

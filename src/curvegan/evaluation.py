@@ -36,7 +36,7 @@ def evaluate(gan, n: int, seed: int, each: Callable[[Tensor], None] | None = Non
         samples = gan.generate(inputs, members)
         quality = gan.family.quality(samples) | gan.variant.quality(samples, known, members)
         if each is not None:
-            each(samples.cpu())
+            each(samples.float().cpu())  # float32, whatever the model's precision
         for name, values in quality.items():
             per_member.setdefault(name, []).append(values.cpu())
     return {name: torch.cat(values) for name, values in per_member.items()}

@@ -185,8 +185,8 @@ class GAN(L.LightningModule):
             inputs = inputs.expand(count, *inputs.shape)
         training = self.sampler.training
         self.sampler.eval()
-        try:
-            return self.sampler(inputs.to(self.device), members)
+        try:  # in the model's own dtype (trainer.precision=64-true makes it float64; fixed inputs are float32)
+            return self.sampler(inputs.to(self.device, next(self.sampler.parameters()).dtype), members)
         finally:
             self.sampler.train(training)
 

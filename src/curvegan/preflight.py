@@ -20,8 +20,9 @@ RUN_OUTPUTS = ("checkpoints", "metrics.json", "samples.npy", "tensorboard", "csv
 def check(cfg: DictConfig) -> None:
     check_memory(cfg)
     check_run_dir_is_free(cfg)
-    if cfg.ckpt_path is not None:
-        path = resolve_ckpt_path(cfg)
+    check_outputs(cfg)
+    path = resolve_ckpt_path(cfg)
+    if path is not None:
         if not Path(path).is_file():
             raise refuse("ckpt_path", cfg.ckpt_path, f"an existing checkpoint file ({path} is not one)")
         check_resumable(cfg, path)
@@ -57,7 +58,7 @@ def check_run_dir_is_free(cfg: DictConfig) -> None:
     held = sorted(name for name in RUN_OUTPUTS if (run_dir / name).exists())
     if not held:
         return
-    if cfg.ckpt_path is None:
+    if resolve_ckpt_path(cfg) is None:
         raise ConfigError(
             f"hydra.run.dir={cfg.run_dir}: already holds a run ({', '.join(held)}); resume it with ckpt_path=last,"
             " or give another run dir"
@@ -70,11 +71,45 @@ def check_run_dir_is_free(cfg: DictConfig) -> None:
         )
 
 
+# Where a run writes besides its run dir: each key's folder must exist or be creatable before the run starts.
+OUTPUT_FOLDERS = (
+    "callbacks.checkpoint.dirpath",
+    "logger.tensorboard.save_dir",
+    "logger.csv.save_dir",
+    "logger.wandb.save_dir",
+)
+OUTPUT_FILES = ("callbacks.monitor.gif_path", "callbacks.stop_on_signal.ckpt_path")
+
+
+def check_outputs(cfg: DictConfig) -> None:
+    """Refuse an output path whose folder cannot be created (tried at its nearest existing folder, and removed
+    again: nothing is left), naming its key."""
+    paths = [(k, OmegaConf.select(cfg, k)) for k in OUTPUT_FOLDERS]
+    paths += [
+        (k, None if OmegaConf.select(cfg, k) is None else str(Path(OmegaConf.select(cfg, k)).parent))
+        for k in OUTPUT_FILES
+    ]
+    for key, folder in paths:
+        if folder is None:
+            continue
+        path = Path(folder).absolute()
+        existing = next(p for p in [path, *path.parents] if p.exists())
+        try:
+            if not existing.is_dir():
+                raise NotADirectoryError(20, "not a folder")
+            os.rmdir(tempfile.mkdtemp(prefix=".curvegan-", dir=existing))
+        except OSError as err:
+            shown = OmegaConf.select(cfg, key)
+            raise ConfigError(f"{key}={shown}: cannot be written ({existing}: {err.strerror or err})") from None
+
+
 def resolve_ckpt_path(cfg: DictConfig) -> str | None:
-    """`last` means this run dir's own checkpoints/last.ckpt."""
-    if cfg.ckpt_path == "last":
-        return str(Path(cfg.run_dir) / "checkpoints" / "last.ckpt")
-    return cfg.ckpt_path
+    """The checkpoint to resume from: `last` means this run dir's own checkpoints/last.ckpt; `auto` the same if
+    it exists (a job a cluster requeued after a stop), else none (the job's first start)."""
+    own = Path(cfg.run_dir) / "checkpoints" / "last.ckpt"
+    if cfg.ckpt_path == "last" or (cfg.ckpt_path == "auto" and own.is_file()):
+        return str(own)
+    return None if cfg.ckpt_path == "auto" else cfg.ckpt_path
 
 
 # --- memory and disk -----------------------------------------------------------------------------------

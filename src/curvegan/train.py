@@ -14,6 +14,7 @@ import os
 import signal
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import hydra
@@ -79,8 +80,22 @@ def build(cfg: DictConfig):
     )
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c is not None]
     loggers = [instantiate(lg) for lg in (cfg.get("logger") or {}).values() if lg is not None]
-    trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, plugins=cluster_environment())
     return datamodule, model, callbacks, trainer
+
+
+def cluster_environment() -> list:
+    """Where SLURM's srun is installed but this process was not started by it (a workstation or login node with
+    SLURM's client), Lightning's own cluster detection warns on every run that srun is not used: there, the
+    environment is Lightning's plain one, given to the Trainer. Elsewhere (a SLURM job, torchrun) Lightning
+    detects it as usual."""
+    import shutil
+
+    if shutil.which("srun") is None or "SLURM_NTASKS" in os.environ:
+        return []
+    from lightning.fabric.plugins.environments import LightningEnvironment
+
+    return [LightningEnvironment()]
 
 
 def train(cfg: DictConfig) -> dict:
@@ -105,6 +120,10 @@ def train(cfg: DictConfig) -> dict:
     # Only a finished run has these: a resumed run must not look finished before it is.
     for stale in ("metrics.json", "samples.npy"):
         (run_dir / stale).unlink(missing_ok=True)
+    if resolve_ckpt_path(cfg) is not None:  # a resumed run's checkpoint folder holds its checkpoints: as it should
+        warnings.filterwarnings(
+            "ignore", ".*exists and is not empty", module="lightning.pytorch.callbacks.model_checkpoint"
+        )
     if threads := cpu_threads(cfg):
         torch.set_num_threads(threads)
     L.seed_everything(cfg.seed, verbose=False)
@@ -156,8 +175,6 @@ def _quiet_lightning() -> None:
     and `fit` stopping, say nothing about a curvegan run); its own console handler removed, so that Hydra's
     logging prints each record once, to the console and train.log; and the FutureWarning torch raises about
     Lightning's pytree helper ignored in that module only."""
-    import warnings
-
     logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
     logging.getLogger("lightning").handlers.clear()
     warnings.filterwarnings("ignore", category=FutureWarning, module="lightning.pytorch.utilities._pytree")
@@ -187,6 +204,9 @@ def main(cfg: DictConfig) -> float:
     sweep job is validated here, and a refused job's dir, which holds only what Hydra wrote, is removed."""
     try:
         return train(cfg)["objective"]
+    except Interrupted as stop:  # its one line, and 128 + the signal: a scheduler sees a job stopped, not done
+        print(f"curvegan: {stop}" + (f"; resume with {stop.resume}" if stop.resume else ""), file=sys.stderr)
+        sys.exit(128 + stop.signum)
     except ConfigError as err:
         if HydraConfig.get().mode == RunMode.MULTIRUN:
             remove_if_only_hydra_wrote(Path(cfg.run_dir))

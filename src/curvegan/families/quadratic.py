@@ -87,7 +87,7 @@ class Curves(Family):
         raise NotImplementedError
 
     def samples(self, drawn: Tensor) -> Tensor:
-        return quadratic_curves(drawn, self.x.to(drawn.device))
+        return quadratic_curves(drawn, self.x.to(drawn))  # on its device, in its dtype (trainer.precision)
 
     def fit_parameter(self, samples: Tensor) -> Tensor:
         return fit_a(samples, self.x)
