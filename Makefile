@@ -8,7 +8,7 @@ TORCH ?= torch==2.13.0
 TORCH_INDEX ?=
 ARGS ?=
 
-.PHONY: help install install-gpu train test test-slow test-all bench compare modes tensorboard lint format clean
+.PHONY: help install install-gpu train test test-slow test-slurm test-all bench compare modes tensorboard lint format clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -34,8 +34,12 @@ test: install ## the test suite (fast tests; a few minutes on 2 CPU cores)
 test-slow: install ## only the slow tests (long runs, sweeps through the plugins, the wheel, the notebook)
 	$(PY) -m pytest -q -m slow
 
-test-all: install ## every test, the slow ones included
-	$(PY) -m pytest -q -m ""
+test-slurm: install ## sweeps on a one-node SLURM cluster it starts and stops (installs Debian's SLURM: root)
+	@state=$$(mktemp -d); trap 'CURVEGAN_SLURM_STATE='"$$state"' tests/slurm/stop.sh' EXIT; \
+	  eval "$$(CURVEGAN_SLURM_STATE=$$state tests/slurm/start.sh)" && $(PY) -m pytest -q -m slurm tests/test_slurm.py
+
+test-all: install ## every test but SLURM's, the slow ones included
+	$(PY) -m pytest -q -m "not slurm"
 
 bench: install ## speed tables: the plain loop vs one run, and ensembles of 1 to 1024 GANs (about 20 minutes)
 	$(PY) benchmarks/speed.py $(ARGS)
