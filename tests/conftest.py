@@ -34,3 +34,17 @@ def tiny_config(tmp_path):
         return compose_config(*TINY, *overrides, run_dir=tmp_path)
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def _logging_as_it_was():
+    """A test that runs the command line in-process lets Hydra configure logging, with handlers on that test's
+    captured streams; put the loggers back as they were so the next test's log lines do not go to closed files."""
+    import logging
+
+    loggers = [logging.getLogger(), *(logging.getLogger(n) for n in list(logging.root.manager.loggerDict))]
+    kept = {id(lg): (lg, list(lg.handlers), lg.level, lg.propagate) for lg in loggers if isinstance(lg, logging.Logger)}
+    yield
+    for lg, handlers, level, propagate in kept.values():
+        lg.handlers[:] = handlers
+        lg.level, lg.propagate = level, propagate

@@ -21,6 +21,7 @@ def test_multirun_sweep_runs_each_job_into_its_own_dir(tmp_path):
     assert all(json.loads((p / "metrics.json").read_text())["steps"] == 40 for p in runs)
 
 
+@pytest.mark.slow
 def test_help_lists_the_config_groups():
     result = run_cli("--help")
     assert result.returncode == 0

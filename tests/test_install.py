@@ -68,6 +68,7 @@ def test_the_wheel_carries_the_configs_and_a_plain_install_trains_and_samples_fr
     assert len((elsewhere / "five.csv").read_text().splitlines()) == 5
 
 
+@pytest.mark.slow
 def test_lightning_imports_without_scipy_signal_and_scipy_signal_still_works_after():
     code = (
         "import sys, curvegan; curvegan.import_lightning(); import lightning\n"
@@ -82,6 +83,7 @@ def test_lightning_imports_without_scipy_signal_and_scipy_signal_still_works_aft
     assert result.returncode == 0, result.stderr
 
 
+@pytest.mark.slow
 def test_lightning_still_imports_the_day_torchmetrics_reads_more_of_scipy_signal(tmp_path):
     """A torchmetrics that reads a name the stand-in lacks (simulated: scipy.signal.windows, read as torchmetrics
     starts to import) makes import_lightning fall back to a plain import, and a run trains."""

@@ -55,7 +55,7 @@ def test_gradient_penalty_is_per_member_zero_for_a_unit_slope_critic_and_positiv
 def test_tensorboard_gets_a_histogram_of_fitted_a(tiny_config, tmp_path):
     train(tiny_config())
     events = EventAccumulator(str(tmp_path / "tensorboard"), size_guidance={"histograms": 0}).Reload()
-    assert len(events.Histograms("quality/a_fitted")) == 2
+    assert len(events.Histograms("histograms/a_fitted")) == 2
 
 
 def test_experiment_seed_is_the_default_config_spelled_out():

@@ -126,6 +126,7 @@ def test_sigterm_or_ctrl_c_writes_a_checkpoint_mid_epoch_and_exits_non_zero(tmp_
     assert_same_weights(weights(tmp_path), uninterrupted_ensemble)
 
 
+@pytest.mark.slow
 def test_a_sigterm_during_an_epochs_end_work_stops_the_run_the_same_way(tmp_path, uninterrupted):
     """Landing while the monitor measures (when Lightning's own checks see it first): exit 143, its one line, a
     checkpoint of the state at the stop, and a resume that gives the uninterrupted run's weights."""

@@ -93,6 +93,7 @@ def test_slurm_launcher_config_composes():
     assert launcher._target_.endswith("SlurmLauncher")
 
 
+@pytest.mark.slow
 def test_ddp_in_a_sweep_is_refused_instead_of_relaunching_it(tmp_path):
     result = run_cli("-m", "trainer=ddp", "seed=0", "logger=none", *TINY, f"hydra.sweep.dir={tmp_path}")
     assert result.returncode == 2

@@ -26,8 +26,8 @@ def test_short_cpu_run_leaves_everything_a_user_looks_for(tiny_config, tmp_path)
     assert (tmp_path / "progress.gif").stat().st_size > 0
 
     events = EventAccumulator(str(tmp_path / "tensorboard"), size_guidance={"images": 0}).Reload()
-    assert "curves/generated" in events.Tags()["images"]
-    assert len(events.Images("curves/generated")) == 2  # one figure per epoch
+    assert "figures/generated" in events.Tags()["images"]  # the first section of TensorBoard's dashboard
+    assert len(events.Images("figures/generated")) == 2  # one figure per epoch
     scalars = events.Tags()["scalars"]
     for tag in (
         "train/g_loss",
@@ -84,11 +84,13 @@ def test_an_ensemble_run_reports_every_member_and_their_median_and_worst(tiny_co
 
     events = EventAccumulator(str(tmp_path / "tensorboard"), size_guidance={"images": 0, "histograms": 0}).Reload()
     scalars = events.Tags()["scalars"]
-    assert {"quality/shape_rmse", "quality/shape_rmse_worst", "quality/a_w1_worst"} <= set(scalars)
-    assert [e.value for e in events.Scalars("quality/a_w1_worst")][-1] == pytest.approx(written["worst"]["a_w1"])
-    assert {"members/shape_rmse", "members/a_w1"} <= set(events.Tags()["histograms"])
-    image = events.Images("curves/generated")[-1]
-    assert image.width > image.height  # panels side by side, one per member
+    assert {"quality/shape_rmse", "worst/shape_rmse", "worst/a_w1"} <= set(scalars)
+    assert [e.value for e in events.Scalars("worst/a_w1")][-1] == pytest.approx(written["worst"]["a_w1"])
+    assert "members/diverged" not in scalars  # none diverged: no flat zero to read
+    assert {"histograms/members_shape_rmse", "histograms/members_a_w1"} <= set(events.Tags()["histograms"])
+    images = events.Tags()["images"]
+    assert {"figures/generated", "figures/best_median_worst", "figures/members"} <= set(images)
+    assert events.Images("figures/members")[-1].width > events.Images("figures/generated")[-1].width  # for enlarging
 
 
 def test_a_single_runs_metrics_are_its_members(tiny_config, tmp_path):

@@ -104,8 +104,8 @@ def test_a_variant_ensemble_reports_its_metric_per_member_and_in_tensorboard(var
     assert written[metric] == pytest.approx(sorted(m[metric] for m in written["members"])[1])
     assert metric in written["worst"] and [metric in h for h in written["history"]] == [True, True]
     events = EventAccumulator(str(run_dir / "tensorboard"), size_guidance={"images": 0}).Reload()
-    assert f"quality/{metric}" in events.Tags()["scalars"] and f"quality/{metric}_worst" in events.Tags()["scalars"]
-    assert len(events.Images("curves/generated")) == 2
+    assert f"quality/{metric}" in events.Tags()["scalars"] and f"worst/{metric}" in events.Tags()["scalars"]
+    assert len(events.Images("figures/generated")) == 2
 
 
 def test_the_sampler_draws_a_cgan_curve_for_a_requested_a_and_refuses_one_outside_the_range(tmp_path):

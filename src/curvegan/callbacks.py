@@ -13,6 +13,7 @@ import time
 from dataclasses import asdict, dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import lightning as L
 import numpy as np
@@ -21,8 +22,9 @@ from lightning.pytorch.callbacks import ModelCheckpoint, TQDMProgressBar
 from lightning.pytorch.utilities import rank_zero_only
 
 from curvegan import Interrupted
-from curvegan.evaluation import evaluate
-from curvegan.keys import BOOLEAN, SEED, TEXT, key, optional, settings, whole
+from curvegan.config import Evaluation
+from curvegan.evaluation import Evaluator
+from curvegan.keys import BOOLEAN, TEXT, Rule, defaults, key, keys_of, optional, settings, whole
 from curvegan.metrics import METRICS, headline, summarize
 
 log = logging.getLogger(__name__)
@@ -53,6 +55,13 @@ class Checkpoint(ModelCheckpoint):
         return super().state_key
 
 
+EVALUATION = Rule(
+    lambda v: set(v) <= set(keys_of(Evaluation)),
+    f"a group of the run's evaluation keys ({', '.join(keys_of(Evaluation))})",
+    1,
+)
+
+
 class Monitor(L.Callback):
     """Every `every_n_epochs` epochs: measure every member on `num_samples` samples and log `quality/*` (the
     median member's values; with several members also the worst, as `quality/<metric>_worst`, and histograms
@@ -70,19 +79,20 @@ class Monitor(L.Callback):
     @dataclass
     class Config:
         every_n_epochs: int = key(1, whole(1), "measure, log and draw every this many epochs (and after the last)")
-        num_samples: int = key(10000, whole(2), "samples behind each epoch's quality/* (evaluation.num_samples)")
-        seed: int = key(1234, SEED, "their noise seed (evaluation.seed)")
+        evaluation: Any = key(
+            defaults(Evaluation), EVALUATION, "the run's evaluation keys (${evaluation}): the samples measured"
+        )
         gif_path: str | None = key(None, optional(TEXT), "progress.gif's path; null: no GIF")
         gif_frame_ms: int = key(400, whole(1), "each GIF frame's duration")
         members_shown: int = key(16, whole(1, 16), "panels in the figure: members from best to worst")
 
     def __init__(self, **config):
         self.config = c = settings(type(self), config)
-        self.every_n_epochs, self.num_samples, self.seed = c.every_n_epochs, c.num_samples, c.seed
+        self.every_n_epochs, self.evaluate = c.every_n_epochs, Evaluator(c.evaluation)
         self.gif_path, self.gif_frame_ms, self.members_shown = c.gif_path, c.gif_frame_ms, c.members_shown
         self.history: list[dict] = []
         self.frames: list[str] = []  # the PNG files of the GIF's frames, in frames/ beside it
-        self.plot = None  # the figure (curvegan.plots.SamplePlot), built at the first measurement
+        self.plots: dict = {}  # the figures (curvegan.plots.SamplePlot), built at the first measurement
 
     def state_dict(self) -> dict:
         return {"history": self.history, "frames": self.frames}
@@ -99,77 +109,127 @@ class Monitor(L.Callback):
     def measure(self, trainer: L.Trainer, gan) -> None:
         from curvegan.plots import parameter_histogram  # matplotlib: only a run that draws imports it
 
-        per_member = evaluate(gan, self.num_samples, self.seed)
+        per_member = self.evaluate(gan)
         diverged = (gan.diverged_at >= 0).cpu()
         summary = summarize(per_member, ~diverged)
         step, epoch = gan.g_updates, trainer.current_epoch + 1
         self.history.append({"epoch": epoch, "step": step, **summary})
 
-        # Members from best to worst (diverged ones last); the figure shows some spread over that ranking.
+        # Members from best to worst (diverged ones last): the figures show the best, the median and the worst.
         ranking = (per_member["objective"].nan_to_num(math.inf) + diverged * 1e9).argsort().tolist()
         median_member = ranking[(len(ranking) - 1 - int(diverged.sum())) // 2]
         several = gan.members > 1
-        scalars = {f"quality/{k}": v for k, v in summary.items() if k != "worst"}
+        # The family's and the variant's own metrics, then the generic ones and the worst members, each a section.
+        scalars = {f"{METRICS[k].section}/{k}": v for k, v in summary.items() if k != "worst"}
         if several:
-            scalars |= {f"quality/{k}_worst": v for k, v in summary["worst"].items()}
+            scalars |= {f"worst/{k}": v for k, v in summary["worst"].items()}
+        if diverged.any():
             scalars["members/diverged"] = float(diverged.sum())
+        scalars = {k: v for k, v in scalars.items() if math.isfinite(v)}  # undefined (mode_kl): not a number to plot
         family = gan.family
         fitted = None
         if family.parameter is not None:
-            inputs, _ = gan.variant.evaluation_inputs(self.num_samples, self.seed)
+            inputs, _ = gan.variant.evaluation_inputs(self.evaluate.n, self.evaluate.seed)
             median_samples = gan.generate(inputs, slice(median_member, median_member + 1))[0].float().cpu()
             fitted = family.fit_parameter(median_samples)
         for logger in trainer.loggers:
             logger.log_metrics(scalars, step=step)
             add_histogram = getattr(logger.experiment, "add_histogram", None)
-            if add_histogram is not None:
-                if fitted is not None:  # a collapsed generator shows as a spike instead of the family's spread
-                    add_histogram("quality/a_fitted", fitted, step)
-                if several:
-                    for name in ("shape_rmse", "a_w1"):
-                        if name in per_member:
-                            add_histogram(f"members/{name}", per_member[name][~diverged], step)
+            if add_histogram is None:
+                continue
+            histograms = {}
+            if fitted is not None:  # a collapsed generator shows as a spike instead of the family's spread
+                histograms[f"histograms/{family.parameter}_fitted"] = fitted
+            if several:
+                histograms |= {f"histograms/members_{k}": per_member[k][~diverged] for k in family.shown}
+            for tag, values in histograms.items():
+                values = values[values.isfinite()]
+                if len(values):  # every member diverged or every sample undefined: nothing to count
+                    add_histogram(tag, values, step)
 
-        n = min(self.members_shown, len(ranking))
-        shown = [ranking[round(i * (len(ranking) - 1) / max(1, n - 1))] for i in range(n)]
-        image = self.figure(gan, shown, per_member, diverged, summary, epoch, step)
-        log_image(trainer, "curves/generated", image, step)
+        frame = image = self.figure(gan, ranking, median_member, per_member, diverged, summary, epoch, step)
+        # figures/ sorts first: TensorBoard's default dashboard opens with them
+        log_image(trainer, "figures/generated", image, step)
+        if several:
+            kept = len(ranking) - int(diverged.sum())
+            extremes = [ranking[0], median_member, ranking[max(0, kept - 1)]]
+            image = self.members_figure(gan, extremes, per_member, diverged, epoch, step, "best_median_worst")
+            log_image(trainer, "figures/best_median_worst", image, step)
+            n = min(self.members_shown, len(ranking))
+            spread = [ranking[round(i * (len(ranking) - 1) / max(1, n - 1))] for i in range(n)]
+            image = self.members_figure(gan, spread, per_member, diverged, epoch, step, "members")
+            log_image(trainer, "figures/members", image, step)
         if fitted is not None and family.parameter_modes() is not None:
-            title = f"member {median_member} (the median), {step} G updates"
-            log_image(trainer, "curves/a_histogram", parameter_histogram(fitted, family, title), step)
+            title = f"{family.parameter}* of member {median_member} (the median), {step:,} G updates"
+            log_image(
+                trainer, f"figures/{family.parameter}_histogram", parameter_histogram(fitted, family, title), step
+            )
         if self.gif_path:
             name = f"epoch{epoch:03d}.png"
-            save_png(image, Path(self.gif_path).parent / "frames" / name)
+            save_png(frame, Path(self.gif_path).parent / "frames" / name)
             self.frames.append(name)
 
-    def figure(self, gan, shown: list[int], per_member: dict, diverged, summary: dict, epoch: int, step: int):
-        """The samples figure as RGB: one panel per shown member, each titled with its numbers."""
+    def figure(self, gan, ranking: list[int], median: int, per_member: dict, diverged, summary: dict, epoch, step):
+        """The main figure, as RGB, for a TensorBoard card: one run's samples titled with its numbers; for an
+        ensemble, its median member's, titled with the median's and the worst member's numbers (the card is too
+        small for more than one panel to be read: the others are figures/best_median_worst and figures/members)."""
+        from curvegan.plots import CARD_LINE, SamplePlot, wrap
+
+        shown = [*gan.family.shown, *gan.variant.shown]
+        numbers = headline({k: summary[k] for k in shown}, digits=3, always=True)
+        if gan.members == 1:
+            title = f"epoch {epoch} · {step:,} G updates\n{numbers}"
+        else:
+            worst = values(summary["worst"], [k for k in shown if k in summary["worst"]])
+            title = f"#{median}: median of {gan.members} · {step:,} G updates\n{numbers}\nworst member: {worst}"
+        title = wrap(title, CARD_LINE)
+        if "main" not in self.plots:  # as many lines of title as the first one takes (its values are as wide)
+            style = gan.variant.preview_style(len(gan.preview_noise))
+            lines = title.count("\n") + 1
+            self.plots["main"] = SamplePlot(gan.family, len(gan.preview_noise), style=style, lines=lines)
+        samples = gan.generate(gan.preview_noise, slice(median, median + 1)).float().cpu()
+        return self.plots["main"].render(samples, [title])
+
+    def members_figure(self, gan, picked: list[int], per_member: dict, diverged, epoch: int, step: int, tag: str):
+        """Several members side by side (for enlarging): the best, the median and the worst, or up to
+        `members_shown` from best to worst, each titled with its numbers."""
         from curvegan.plots import PANEL_SAMPLES, SamplePlot
 
-        # Several panels show fewer samples each, to stay legible (and the GIF small).
-        preview = gan.preview_noise if len(shown) == 1 else gan.preview_noise[:PANEL_SAMPLES]
-        if self.plot is None:
-            self.plot = SamplePlot(gan.family, len(preview), len(shown), gan.variant.preview_style(len(preview)))
-        samples = torch.cat([gan.generate(preview, slice(k, k + 1)).float().cpu() for k in shown])
-        first, second = [m for m in per_member if METRICS[m].headline][:2]
-        if gan.members == 1:
-            shown = headline({first: summary[first], second: summary[second]}, digits=3)
-            return self.plot.render(samples, [f"epoch {epoch} · {step} G updates\n{shown}"])
-        titles = [
-            f"#{k} diverged" if diverged[k] else f"#{k} {per_member[first][k]:.3f} {per_member[second][k]:.3f}"
-            for k in shown
-        ]
-        suptitle = (
-            f"epoch {epoch} · {step} G updates · median {first} {summary[first]:.3f} · {second}"
-            f" {summary[second]:.3f}\n{len(shown)} of {gan.members} members, best to worst: #member {first} {second}"
+        if tag not in self.plots:
+            style = gan.variant.preview_style(PANEL_SAMPLES)
+            style.pop("legend", None)
+            self.plots[tag] = SamplePlot(gan.family, PANEL_SAMPLES, len(picked), style, cols=min(4, len(picked)))
+        shown = [*gan.family.shown, *gan.variant.shown]
+        collapsed = gan.family.collapsed(per_member)
+        samples = torch.cat(
+            [gan.generate(gan.preview_noise[:PANEL_SAMPLES], slice(k, k + 1)).float().cpu() for k in picked]
         )
-        return self.plot.render(samples, titles, suptitle)
+        titles = [
+            f"#{k} diverged"
+            if diverged[k]
+            else f"#{k}{' collapsed' if collapsed[k] else ''}\n{values(per_member, shown, k)}"
+            for k in picked
+        ]
+        header = (
+            f"epoch {epoch} · {step:,} G updates · {len(picked)} of {gan.members} members, best to worst by"
+            f" {gan.family.objective_says}\neach titled #member, then {', '.join(shown)}"
+        )
+        return self.plots[tag].render(samples, titles, header)
 
     @rank_zero_only
     def on_fit_end(self, trainer: L.Trainer, pl_module) -> None:
         if self.gif_path and self.frames:
             path = Path(self.gif_path)
             save_gif([path.parent / "frames" / name for name in self.frames], path, self.gif_frame_ms)
+
+
+def values(per_member: dict, names: list[str], k: int | None = None) -> str:
+    """The values of `names`, three decimals each, a member's (k) or a summary's, as "0.031 · 0.087"."""
+    shown = []
+    for name in names:
+        value = float(per_member[name] if k is None else per_member[name][k])
+        shown.append("–" if not math.isfinite(value) else f"{value:.0f}" if value.is_integer() else f"{value:.3f}")
+    return " · ".join(shown)
 
 
 def log_image(trainer: L.Trainer, tag: str, image: np.ndarray, step: int) -> None:

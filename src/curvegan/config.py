@@ -50,6 +50,12 @@ class Ensemble:
 class Evaluation:
     num_samples: int = key(10000, whole(2), "samples behind quality/*, metrics.json and samples.npy (a spread needs 2)")
     seed: int = key(1234, SEED, "noise seed for those samples, fixed so that epochs and members compare like with like")
+    generic: bool = key(
+        True, BOOLEAN, "the generic metrics too: Fréchet distance, precision, recall, density, coverage"
+    )
+    reference_samples: int = key(1000, whole(10), "real samples the generic metrics compare with (and generated ones)")
+    reference_seed: int = key(4321, SEED, "the seed those real samples are drawn from")
+    neighbours: int = key(5, whole(1), "k of precision, recall, density and coverage (Naeem et al.'s 5)")
 
 
 @dataclass

@@ -1,5 +1,6 @@
-"""Measuring every member: the family's exact metrics, the variant's own, on samples from fixed inputs; and the
-final record of a run (metrics.json's numbers, samples.npy)."""
+"""Measuring every member: the family's exact metrics, the variant's own and (evaluation.generic) the generic
+ones (curvegan.generic), on samples from fixed inputs; and the final record of a run (metrics.json's numbers,
+samples.npy). `settings` are the run's `evaluation` keys (curvegan.config.Evaluation), as a dict or an object."""
 
 from __future__ import annotations
 
@@ -25,16 +26,40 @@ def member_chunks(gan, n: int) -> Iterator[slice]:
         yield slice(first, min(first + step, gan.members))
 
 
+class Evaluator:
+    """The run's evaluation settings, and the generic metrics' reference set, made once (on the model's device)."""
+
+    def __init__(self, settings):
+        get = settings.get if isinstance(settings, dict) else lambda key, default: getattr(settings, key, default)
+        self.n, self.seed = get("num_samples", 10000), get("seed", 1234)
+        self.generic = get("generic", False)
+        self.reference_args = (get("reference_samples", 1000), get("reference_seed", 4321), get("neighbours", 5))
+        self._reference = None
+
+    def reference(self, gan):
+        from curvegan.generic import Reference
+
+        if self._reference is None or self._reference.real.device != gan.device:
+            self._reference = Reference.of(gan.family, *self.reference_args[:2], self.reference_args[2], gan.device)
+        return self._reference
+
+    def __call__(self, gan, each: Callable[[Tensor], None] | None = None) -> dict[str, Tensor]:
+        return evaluate(gan, self.n, self.seed, each, self.reference(gan) if self.generic else None)
+
+
 @torch.no_grad()
-def evaluate(gan, n: int, seed: int, each: Callable[[Tensor], None] | None = None) -> dict[str, Tensor]:
+def evaluate(gan, n: int, seed: int, each: Callable[[Tensor], None] | None = None, reference=None) -> dict:
     """Every member's quality on n samples, {metric: [members]}, every member drawing from the same fixed
-    inputs (`seed`), so members compare like with like. Members go a run at a time (`member_chunks`);
-    `each(samples)`, if given, sees each run's samples [m, n, dim] on the CPU, in member order."""
+    inputs (`seed`), so members compare like with like; with a `reference` (curvegan.generic), the generic
+    metrics too. Members go a run at a time (`member_chunks`); `each(samples)`, if given, sees each run's
+    samples [m, n, dim] on the CPU, in member order."""
     inputs, known = gan.variant.evaluation_inputs(n, seed)
     per_member: dict[str, list] = {}
     for members in member_chunks(gan, n):
         samples = gan.generate(inputs, members)
         quality = gan.family.quality(samples) | gan.variant.quality(samples, known, members)
+        if reference is not None:
+            quality |= {name: values.float() for name, values in reference.quality(samples).items()}
         if each is not None:
             each(samples.float().cpu())  # float32, whatever the model's precision
         for name, values in quality.items():
@@ -42,17 +67,17 @@ def evaluate(gan, n: int, seed: int, each: Callable[[Tensor], None] | None = Non
     return {name: torch.cat(values) for name, values in per_member.items()}
 
 
-def final(gan, n: int, seed: int, samples_path: Path | None) -> dict:
-    """Every member's quality on n samples from fixed noise, and (if samples_path) those samples as samples.npy,
-    [members, n, dim] float32, written a run of members at a time (they never all sit in memory at once)."""
+def final(gan, evaluator: Evaluator, samples_path: Path | None) -> dict:
+    """Every member's quality on the evaluation's samples from fixed noise, and (if samples_path) those samples as
+    samples.npy, [members, n, dim] float32, written a run of members at a time (never all in memory at once)."""
     if samples_path is None:
-        per_member = evaluate(gan, n, seed)
+        per_member = evaluator(gan)
     else:
         partial = samples_path.with_name(samples_path.name + ".partial")
         with open(partial, "wb") as out:
-            header = {"descr": "<f4", "fortran_order": False, "shape": (gan.members, n, gan.family.dim)}
+            header = {"descr": "<f4", "fortran_order": False, "shape": (gan.members, evaluator.n, gan.family.dim)}
             np.lib.format.write_array_header_1_0(out, header)
-            per_member = evaluate(gan, n, seed, each=lambda s: out.write(s.numpy().astype("<f4").tobytes()))
+            per_member = evaluator(gan, each=lambda s: out.write(s.numpy().astype("<f4").tobytes()))
         os.replace(partial, samples_path)
     diverged = (gan.diverged_at >= 0).cpu()
     collapsed = gan.family.collapsed(per_member)

@@ -24,6 +24,7 @@ class Metric:
     help: str
     headline: bool = False  # printed in a run's last line
     log_scale: bool = False  # spread over decades: the report's figure uses a log axis
+    section: str = "quality"  # TensorBoard's section for it (quality/<name>; generic/<name> for the generic ones)
     undefined: bool = False  # may be undefined (NaN, null in metrics.json) for a member that has no such value
 
     @property
@@ -104,13 +105,14 @@ def mode_coverage(nearest: torch.Tensor, high_quality: torch.Tensor, modes: int)
     }
 
 
-def headline(values: dict, worst: dict | None = None, digits: int = 4) -> str:
+def headline(values: dict, worst: dict | None = None, digits: int = 4, always: bool = False) -> str:
     """The headline metrics among `values` (a run's or a member's), in the order they were produced, as
-    "shape_rmse 0.0485 · a_w1 0.1190"; with `worst`, each followed by the worst member's value."""
+    "shape_rmse 0.0485 · a_w1 0.1190" (with `always`, every one given); with `worst`, each followed by the worst
+    member's value."""
     parts = []
     for name, value in values.items():
         metric = METRICS.get(name)
-        if metric is None or not metric.headline:
+        if metric is None or not (metric.headline or always):
             continue
         text = f"{name} {_number(value, digits)}"
         if worst is not None and name in worst:
@@ -121,9 +123,9 @@ def headline(values: dict, worst: dict | None = None, digits: int = 4) -> str:
 
 def _number(value, digits: int) -> str:
     value = float(value)
-    if math.isnan(value):
+    if not math.isfinite(value):
         return "undefined"
-    return f"{value:.0f}" if value.is_integer() and abs(value) >= 1 else f"{value:.{digits}f}"
+    return f"{value:.0f}" if value.is_integer() else f"{value:.{digits}f}"
 
 
 def summarize(per_member: dict[str, torch.Tensor], kept: torch.Tensor) -> dict:

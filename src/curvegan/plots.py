@@ -1,9 +1,10 @@
-"""Pictures of samples: generated samples over where the real ones lie, one panel per member shown. The family
-says how its samples are drawn (lines for curves, a scatter for points); this module lays out the panels.
+"""Pictures of samples: generated samples over where the real ones lie. The family says how its samples are drawn
+(lines for curves, a scatter for points); this module lays out panels and text.
 
-Sized to be read where they are looked at: TensorBoard shows an image scaled to its card, about 500 pixels
-wide by default, so a single run's figure is that wide with text of 14-15 pixels; an ensemble's figure is four
-panels (800 pixels) wide, its titles short and large enough to stay legible scaled to the card.
+Sized for where they are looked at. TensorBoard's default dashboard fits an image into a card about 300 × 210
+pixels (in a 1400-pixel window), so a figure it gets is one panel drawn at about twice that, 560 × 414 pixels at
+100 dpi, with text of 14-16 points (19-22 pixels): 10-11 pixels on the card, and large when enlarged. Figures of
+several panels, to be enlarged or read in the README's column, are 830 pixels wide with text of 10-13 points.
 """
 
 from __future__ import annotations
@@ -17,76 +18,131 @@ from matplotlib.figure import Figure
 from curvegan.families import Family
 
 DPI = 100
-PANEL_WIDTH, PANEL_HEIGHT, COLUMNS = 2.0, 1.6, 4  # inches, for each panel of an ensemble's figure
-PANEL_SAMPLES = 16  # samples per panel when there are several panels
-FONT = {"font.size": 10, "axes.titlesize": 11, "figure.titlesize": 13, "legend.fontsize": 10}
+CARD = {"font.size": 15, "axes.titlesize": 16, "figure.titlesize": 16, "legend.fontsize": 14, "axes.labelsize": 15}
+PAGE = {"font.size": 11, "axes.titlesize": 12, "figure.titlesize": 13, "legend.fontsize": 11, "axes.labelsize": 11}
+CARD_LINE = 44  # characters of CARD's title that fit the card's 560 pixels
+PANEL_SAMPLES = 16  # samples per panel of the small multiples
+
+
+def wrap(text: str, width: int) -> str:
+    """Each line of `text` broken at " · " where it is longer than `width` characters."""
+    lines = []
+    for line in text.split("\n"):
+        current = ""
+        for part in line.split(" · "):
+            if current and len(current) + 3 + len(part) > width:
+                lines.append(current)
+                current = part
+            else:
+                current = f"{current} · {part}" if current else part
+        lines.append(current)
+    return "\n".join(lines)
+
+
+def text_height(lines: int, points: float, spacing: float = 1.25) -> float:
+    """Inches that `lines` lines of text of `points` take."""
+    return lines * points * spacing / 72
 
 
 class SamplePlot:
     """A figure of `panels` panels of `n` samples each over the real family, built once and redrawn with new
-    samples and titles (blitting: only the samples and the titles are drawn again).
+    samples and text (blitting: only the samples and the text are drawn again).
+
+    Laid out by hand, text at fixed places, so that blitting redraws it where it was. One panel is a TensorBoard
+    card's figure, 560 pixels wide: `lines` lines of title above the panel. More panels (`cols` to a row) are a
+    page's figure, 830 pixels wide, for enlarging: a header of two lines, and a title of two over each panel.
 
     `style` (from the variant): `colors` [n] colours each sample the same way every time (a requested a, a code
-    value); `references` [r, dim] are real samples drawn dashed beneath them in every panel (the true curves of
-    a cGAN's requests), coloured by `reference_colors`; `legend` labels the samples.
+    value), with `colorbar` (label, low, high) saying what the colours mean; `references` [r, dim] are real samples
+    drawn dashed beneath the generated ones, coloured by `reference_colors` (a cGAN's true curves); `legend`.
     """
 
-    def __init__(self, family: Family, n: int, panels: int = 1, style: dict | None = None):
+    def __init__(
+        self, family: Family, n: int, panels: int = 1, style: dict | None = None, cols: int = 1, lines: int = 2
+    ):
         style = style or {}
         self.family = family
-        with mpl.rc_context(FONT):
-            if panels == 1:
-                self.fig = Figure(figsize=(5.0, 3.7), dpi=DPI)
-                axes = [self.fig.add_subplot()]
-                self.fig.subplots_adjust(left=0.14, right=0.97, bottom=0.13, top=0.86)
-            else:
-                cols = min(COLUMNS, panels)
-                rows = -(-panels // cols)
-                height = rows * PANEL_HEIGHT + 1.1
-                self.fig = Figure(figsize=(cols * PANEL_WIDTH + 0.4, height), dpi=DPI)
-                grid = self.fig.subplots(rows, cols, squeeze=False, sharex=True, sharey=True)
-                axes = list(grid.flat)
-                for ax in axes[panels:]:
-                    ax.axis("off")
-                axes = axes[:panels]
-                self.fig.subplots_adjust(
-                    left=0.5 / (cols * PANEL_WIDTH + 0.4),
-                    right=0.99,
-                    bottom=0.35 / height,
-                    top=1 - 0.95 / height,
-                    hspace=0.4,
-                    wspace=0.06,
-                )
+        card = panels == 1
+        fonts = CARD if card else PAGE
+        rows = -(-panels // cols)
+        bar = 1.2 if "colorbar" in style else 0.0  # inches on the right for the colour bar, its ticks and label
+        if card:
+            top = 0.14 + text_height(lines, fonts["axes.titlesize"], 1.2)
+            width, height, bottom, left, title_space = 5.6, 3.44 + top, 0.58, 0.72, 0.0
+        else:
+            title_space = 0.08 + text_height(2, fonts["axes.titlesize"], 1.2)  # inches above each panel
+            top = 0.12 + text_height(2, fonts["figure.titlesize"], 1.2) + title_space
+            width, height, bottom, left = 8.3, 1.6 * rows + title_space * (rows - 1) + top + 0.42, 0.42, 0.5
+        with mpl.rc_context(fonts):
+            self.fig = Figure(figsize=(width, height), dpi=DPI)
             FigureCanvasAgg(self.fig)
+            panel_height = (height - top - bottom - title_space * (rows - 1)) / rows
+            grid = self.fig.add_gridspec(
+                rows,
+                cols,
+                left=left / width,
+                right=1 - (0.15 + bar) / width,
+                top=1 - top / height,
+                bottom=bottom / height,
+                hspace=title_space / panel_height,
+                wspace=0.1,
+            )
+            axes = [self.fig.add_subplot(grid[i // cols, i % cols]) for i in range(panels)]
             self.artists, self.titles = [], []
             references = style.get("references")
-            for ax in axes:
+            for i, ax in enumerate(axes):
                 family.background(ax)
                 if references is not None:
                     shown = family.artists(ax, len(references), style.get("reference_colors"))
                     family.update(shown, references)
                     for artist in shown:
-                        artist.set(linestyle="--", alpha=0.9, lw=0.9, zorder=1)
+                        artist.set(linestyle="--", alpha=0.95, lw=1.6 if card else 1.0, zorder=1)
                 self.artists.append(family.artists(ax, n, style.get("colors")))
-                self.titles.append(ax.set_title(""))
-            first = axes[0]
-            if panels == 1:
-                first.set_xlabel(family.axis_labels()[0])
-                first.set_ylabel(family.axis_labels()[1])
-                first.plot(
-                    [], [], color="tab:blue" if style.get("colors") is None else "0.3", label=style.get("legend")
+                ax.tick_params(labelsize=fonts["font.size"] - 2, length=3, pad=2)
+                if i + cols >= panels:
+                    ax.set_xlabel(family.axis_labels()[0], labelpad=1)
+                else:
+                    ax.tick_params(labelbottom=False)
+                if i % cols == 0:
+                    ax.set_ylabel(family.axis_labels()[1], labelpad=1)
+                else:
+                    ax.tick_params(labelleft=False)
+                if not card:
+                    title = ax.text(0.5, 1.02, "", transform=ax.transAxes, ha="center", va="bottom", linespacing=1.1)
+                    self.titles.append(title)
+            if card:
+                title = self.fig.text(0.5, 1 - 0.06 / height, "", ha="center", va="top", linespacing=1.15)
+                self.titles.append(title)
+            for text in self.titles:
+                text.set_fontsize(fonts["axes.titlesize"])
+            self.header = None
+            if not card:
+                self.header = self.fig.text(0.5, 1 - 0.06 / height, "", ha="center", va="top", linespacing=1.15)
+                self.header.set_fontsize(fonts["figure.titlesize"])
+            if "colorbar" in style:
+                label, low, high = style["colorbar"]
+                box = axes[0].get_position() if card else grid[:, -1].get_position(self.fig)
+                holder = self.fig.add_axes([box.x1 + 0.15 / width, box.y0, 0.16 / width, box.y1 - box.y0])
+                colorbar = self.fig.colorbar(
+                    mpl.cm.ScalarMappable(mpl.colors.Normalize(low, high), "viridis"), cax=holder
                 )
-                first.fill_between([], [], [], color="0.85", label="real family")
-                first.legend(loc="upper center", frameon=False, ncols=2 if len(style.get("legend", "")) < 20 else 1)
-            self.suptitle = self.fig.suptitle("") if panels > 1 else None
-            self._background = None  # the figure without samples and titles, drawn once
+                colorbar.set_label(label, labelpad=2)
+                colorbar.ax.tick_params(labelsize=fonts["font.size"] - 2)
+            if card and style.get("legend"):
+                axes[0].plot([], [], color="tab:blue" if "colors" not in style else "0.3", label=style["legend"])
+                if references is not None:
+                    axes[0].plot([], [], color="0.3", ls="--", label="true")
+                axes[0].legend(
+                    loc="upper center", frameon=False, handlelength=1.2, borderaxespad=0.2, ncols=2, columnspacing=1.0
+                )
+            self._background = None  # the figure without samples and text, drawn once
 
     def moving(self) -> list:
         artists = [a for panel in self.artists for a in panel] + self.titles
-        return artists + ([self.suptitle] if self.suptitle is not None else [])
+        return artists + ([self.header] if self.header is not None else [])
 
-    def render(self, samples: torch.Tensor, titles: list[str], suptitle: str = "") -> np.ndarray:
-        """The figure with samples [panels, n, dim] and one title per panel, as RGB [height, width, 3]."""
+    def render(self, samples: torch.Tensor, titles: list[str], header: str = "") -> np.ndarray:
+        """The figure with samples [panels, n, dim] and one title per panel (a card: the title), as RGB."""
         canvas = self.fig.canvas
         moving = self.moving()
         if self._background is None:
@@ -96,58 +152,64 @@ class SamplePlot:
             self._background = canvas.copy_from_bbox(self.fig.bbox)
             for artist in moving:
                 artist.set_visible(True)
-        for artists, panel, title, text in zip(self.artists, samples, titles, self.titles, strict=True):
+        for artists, panel in zip(self.artists, samples, strict=True):
             self.family.update(artists, panel)
+        for text, title in zip(self.titles, titles, strict=True):
             text.set_text(title)
-        if self.suptitle is not None:
-            self.suptitle.set_text(suptitle)
+        if self.header is not None:
+            self.header.set_text(header)
         canvas.restore_region(self._background)
         for artist in moving:
             (artist.axes or self.fig).draw_artist(artist)
         return np.asarray(canvas.buffer_rgba())[..., :3].copy()
 
 
-def samples_figure(samples: torch.Tensor, family: Family, title: str = "") -> Figure:
-    """A single panel of samples [n, dim] over the real family (the sampler's picture)."""
-    plot = SamplePlot(family, len(samples))
+def samples_figure(samples: torch.Tensor, family: Family, title: str = "", style: dict | None = None) -> Figure:
+    """A single panel of samples [n, dim] over the real family (the sampler's picture): a card's figure."""
+    plot = SamplePlot(family, len(samples), style=style or {"legend": "generated"})
     plot.render(samples[None], [title])
     return plot.fig
 
 
 def latent_walk_figure(walks: torch.Tensor, values: torch.Tensor, labels: list[str], family: Family) -> Figure:
-    """One panel per latent coordinate: the samples [dims, steps, dim] met while moving along it.
-
-    Colour runs from the lowest to the highest value of that coordinate (`values`, [dims, steps]).
-    """
+    """One panel per latent coordinate: the samples [dims, steps, dim] met while moving along it, coloured from the
+    lowest value of that coordinate (`values`, [dims, steps]) to the highest; 830 pixels wide."""
     dims = walks.shape[0]
     cols = min(dims, 4)
     rows = -(-dims // cols)
-    with mpl.rc_context(FONT):
-        fig = Figure(figsize=(2.6 * cols + 1.0, 2.2 * rows + 0.6), dpi=DPI)
+    with mpl.rc_context(PAGE):
+        fig = Figure(figsize=(8.3, 2.1 * rows + 0.7), dpi=DPI, layout="constrained")
         FigureCanvasAgg(fig)
         cmap = mpl.colormaps["viridis"]
-        axes = fig.subplots(rows, cols, squeeze=False, sharex=True, sharey=True)
-        for d, ax in enumerate(axes.flat):
-            if d >= dims:
-                ax.axis("off")
-                continue
+        axes = list(fig.subplots(rows, cols, squeeze=False, sharex=True, sharey=True).flat)
+        for ax in axes[dims:]:  # a last row that is not full
+            ax.remove()
+        axes = axes[:dims]
+        for d, ax in enumerate(axes):
             family.background(ax)
-            low, high = values[d].min().item(), values[d].max().item()
-            colors = [cmap((v - low) / (high - low)) for v in values[d].tolist()]
+            colors = [cmap(i / max(1, walks.shape[1] - 1)) for i in range(walks.shape[1])]
             family.update(family.artists(ax, len(walks[d]), colors), walks[d])
-            ax.set_title(f"{labels[d]}: {low:g} to {high:g}")
-        norm = mpl.colors.Normalize(0, 1)
-        bar = fig.colorbar(mpl.cm.ScalarMappable(norm=norm, cmap=cmap), ax=axes, shrink=0.8, ticks=[0, 1])
-        bar.ax.set_yticklabels(["low", "high"])
-        fig.suptitle("Walk: one coordinate moves, the others stay at 0")
+            ax.set_title(f"{labels[d]}: {values[d, 0].item():g} to {values[d, -1].item():g}")
+        bar = fig.colorbar(mpl.cm.ScalarMappable(mpl.colors.Normalize(0, 1), cmap), ax=axes, shrink=0.85, ticks=[0, 1])
+        bar.ax.set_yticklabels(["start", "end"])
+        bar.set_label("position along the walk")
+        fig.suptitle("Walk: one coordinate moves over its range, the others stay at 0")
     return fig
 
 
+def split_range(values: torch.Tensor, low: float, high: float) -> tuple[torch.Tensor, int]:
+    """(the values within [low, high], how many are not: beyond it, or not finite). Nothing is clamped into the
+    edge bins, where a spike of far values would look like a mode."""
+    inside = values[values.isfinite() & (values >= low) & (values <= high)]
+    return inside, len(values) - len(inside)
+
+
 def parameter_histogram(values: torch.Tensor, family: Family, title: str = "") -> np.ndarray:
-    """The fitted parameter of generated samples against the family's modes (shaded), as RGB: a mode with no
-    bar over its band is one the generator misses. Values outside the plotted range are counted, not drawn."""
-    with mpl.rc_context(FONT):
-        fig = Figure(figsize=(5.0, 3.0), dpi=DPI)
+    """The fitted parameter of generated samples against the family's modes (shaded), as RGB for a TensorBoard card:
+    a mode with no bar over its band is one the generator misses. Values outside the range shown are counted (in
+    the title), not drawn."""
+    with mpl.rc_context(CARD):
+        fig = Figure(figsize=(5.6, 4.14), dpi=DPI, layout="constrained")
         FigureCanvasAgg(fig)
         ax = fig.add_subplot()
         low, high = family.parameter_range()
@@ -155,13 +217,12 @@ def parameter_histogram(values: torch.Tensor, family: Family, title: str = "") -
         lo, hi = low - 0.1 * span, high + 0.1 * span
         for band_low, band_high in family.parameter_modes() or []:
             ax.axvspan(band_low, band_high, color="0.8", lw=0)
-        values = values[values.isfinite()]
-        inside = values[(values >= lo) & (values <= hi)]
-        ax.hist(inside.numpy(), bins=200, range=(lo, hi), color="tab:blue")
-        outside = len(values) - len(inside)
+        inside, outside = split_range(values, lo, hi)
+        ax.hist(inside.numpy(), bins=120, range=(lo, hi), color="tab:blue")
         ax.set_xlabel(f"fitted {family.parameter} (grey: the modes)")
         ax.set_ylabel("samples")
-        ax.set_title(title + (f"\n{outside} of {len(values)} outside the range shown" if outside else ""))
-        fig.subplots_adjust(left=0.15, right=0.97, bottom=0.18, top=0.82)
+        ax.tick_params(labelsize=CARD["font.size"] - 2)
+        note = f"{outside:,} of {len(values):,} outside the range shown" if outside else ""
+        ax.set_title(wrap(" · ".join(t for t in (title, note) if t), CARD_LINE + 6))
         fig.canvas.draw()
         return np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()

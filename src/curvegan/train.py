@@ -87,14 +87,19 @@ def build(cfg: DictConfig):
 def cluster_environment() -> list:
     """Where SLURM's srun is installed but this process was not started by it (a workstation or login node with
     SLURM's client), Lightning's own cluster detection warns on every run that srun is not used: there, the
-    environment is Lightning's plain one, given to the Trainer. Elsewhere (a SLURM job, torchrun) Lightning
-    detects it as usual."""
+    environment is Lightning's plain one, given to the Trainer, and the check fit makes for SLURM's own
+    requeue (ckpt_path=None) is kept quiet (its module warns of nothing else). Elsewhere (a SLURM job,
+    torchrun) Lightning detects it as usual."""
     import shutil
 
     if shutil.which("srun") is None or "SLURM_NTASKS" in os.environ:
         return []
     from lightning.fabric.plugins.environments import LightningEnvironment
+    from lightning.fabric.utilities.warnings import PossibleUserWarning
 
+    warnings.filterwarnings(
+        "ignore", category=PossibleUserWarning, module="lightning.fabric.plugins.environments.slurm"
+    )
     return [LightningEnvironment()]
 
 
@@ -153,14 +158,15 @@ def finish(cfg: DictConfig, model, trainer, callbacks: list, seconds: float) -> 
     """After fit: every member measured, samples.npy and metrics.json written (by the first process), the
     summary printed; the metrics returned."""
     from curvegan.callbacks import Monitor
-    from curvegan.evaluation import final
+    from curvegan.evaluation import Evaluator, final
 
     run_dir = Path(cfg.run_dir)
     samples_path = run_dir / "samples.npy" if trainer.is_global_zero else None
     model.to(trainer.strategy.root_device)  # Lightning hands the model back on the CPU; measure where it trained
-    metrics = final(model, cfg.evaluation.num_samples, cfg.evaluation.seed, samples_path)
-    metrics |= {"ensemble_size": model.members, "steps": model.g_updates, "seconds": round(seconds, 3)}
     monitor = next((c for c in callbacks if isinstance(c, Monitor)), None)
+    evaluator = monitor.evaluate if monitor else Evaluator(OmegaConf.to_container(cfg.evaluation))  # one reference set
+    metrics = final(model, evaluator, samples_path)
+    metrics |= {"ensemble_size": model.members, "steps": model.g_updates, "seconds": round(seconds, 3)}
     if trainer.is_global_zero:
         metrics["history"] = monitor.history if monitor else []
         text = json.dumps(strict_json(metrics), indent=2, allow_nan=False) + "\n"

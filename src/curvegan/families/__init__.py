@@ -25,6 +25,8 @@ class Family:
 
     metrics: ClassVar[tuple[Metric, ...]] = ()
     parameter: ClassVar[str | None] = None  # the one number a real sample is made from (curves: a), if any
+    shown: ClassVar[tuple[str, ...]] = ()  # the metrics a figure's title shows
+    objective_says: ClassVar[str] = "the objective"  # what `objective` adds up, for the figures' ranking
 
     batch_size: int = key(32, whole(1), "real samples per batch")
     batches_per_epoch: int = key(300, whole(1), "batches per epoch, fresh every epoch (one G update each)")

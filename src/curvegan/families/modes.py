@@ -39,6 +39,7 @@ class Modes(Curves):
 
     name: ClassVar[str] = "modes"
     metrics: ClassVar = (*Curves.metrics, *MODE_METRICS)
+    shown: ClassVar = ("modes_captured", "hq_fraction", "mode_kl")
 
     modes: list[float] = key(
         [1.0, 1.142857, 1.285714, 1.428571, 1.571429, 1.714286, 1.857143, 2.0],

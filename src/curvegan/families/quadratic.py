@@ -65,6 +65,8 @@ class Curves(Family):
 
     metrics: ClassVar = (SHAPE_RMSE, A_W1, A_STD, OBJECTIVE)
     parameter: ClassVar[str] = "a"
+    shown: ClassVar = ("shape_rmse", "a_w1")
+    objective_says: ClassVar[str] = "shape_rmse + a_w1"
 
     num_points: int = key(16, whole(3), "points per curve, evenly spaced on [-1, 1] (a parabola needs 3)")
 
@@ -120,12 +122,14 @@ class Curves(Family):
         low, high = quadratic_curves(torch.tensor(self.parameter_range()), self.x).numpy()
         modes = self.parameter_modes()
         ax.fill_between(xs, low, high, color="0.85" if modes is None else "0.93", lw=0, zorder=0)
-        for lo_a, hi_a in modes or []:
+        for lo_a, hi_a in modes or []:  # each mode's band, outlined above the curves so they cannot hide it
             lo, hi = quadratic_curves(torch.tensor([lo_a, hi_a]), self.x).numpy()
             ax.fill_between(xs, lo, hi, color="0.72", lw=0, zorder=0)
+            ax.fill_between(xs, lo, hi, facecolor="none", edgecolor="0.15", lw=0.6, zorder=3)
         span = high.max() - low.min()
         ax.set_xlim(xs[0], xs[-1])
-        ax.set_ylim(min(low.min(), high.min()) - 0.25 * span, max(high.max(), low.max()) + 0.25 * span)
+        ax.set_xticks([-1, 0, 1])
+        ax.set_ylim(min(low.min(), high.min()) - 0.4 * span, max(high.max(), low.max()) + 0.4 * span)
 
     def artists(self, ax, n: int, colors: list | None) -> list:
         """One LineCollection of n curves (one artist to redraw, not n)."""

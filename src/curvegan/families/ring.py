@@ -41,6 +41,8 @@ class Points(Family):
     """2-D points from an equal-weight mixture of isotropic normals of std `std`; a subclass places the modes."""
 
     metrics: ClassVar = (*MODE_METRICS, OBJECTIVE)
+    shown: ClassVar = ("pacgan_modes", "hq_fraction", "mode_kl")
+    objective_says: ClassVar[str] = "modes missed + low-quality share"
 
     std: float = key(0.01, number(above=0, below=10), "each mode's standard deviation σ")
 

@@ -26,6 +26,7 @@ class Variant:
     title: ClassVar[str] = "a plain GAN (model=mlp)"
     metrics: ClassVar[tuple[Metric, ...]] = ()
     options: ClassVar[dict[str, str]] = {}  # what the sampler may ask of it: {option: what it means}
+    shown: ClassVar[tuple[str, ...]] = ()  # its metrics a figure's title shows
 
     def bind(self, gan) -> None:
         self.gan = gan

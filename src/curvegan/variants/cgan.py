@@ -37,6 +37,7 @@ class Conditional(Variant):
     title: ClassVar[str] = "a conditional GAN (model=cgan)"
     metrics: ClassVar = (A_RMSE,)
     options: ClassVar = {"a": "draw samples for this a (within the range the model was trained on)"}
+    shown: ClassVar = ("a_rmse",)
     PREVIEW_VALUES: ClassVar[int] = 8  # requested a in the figure, evenly over the range
 
     @property
@@ -80,7 +81,7 @@ class Conditional(Variant):
             "colors": colours(a, *self.range),
             "references": self.gan.family.samples(requested),  # dashed: the true sample of each requested a
             "reference_colors": colours(requested, *self.range),
-            "legend": "generated for a (colour); dashed: the true curve",
+            "legend": "generated",
             "colorbar": ("requested a", *self.range),
         }
 

@@ -43,6 +43,7 @@ class InfoGAN(Variant):
     title: ClassVar[str] = "an InfoGAN (model=infogan)"
     metrics: ClassVar = (CODE_CORR,)
     options: ClassVar = {"code": "fix the continuous codes at this value, in [-1, 1]"}
+    shown: ClassVar = ("code_corr",)
 
     codes: int = key(1, whole(0), "continuous codes, each drawn from U(-1, 1)")
     categories: int = key(0, CATEGORIES, "a categorical code with this many values (one-hot); 0: none")
@@ -108,7 +109,7 @@ class InfoGAN(Variant):
         if self.codes:
             return {
                 "colors": colours(continuous[:, 0], -1.0, 1.0),
-                "legend": "code c[0] (colour), noise at 0",
+                "legend": "generated, noise at 0",
                 "colorbar": ("code c[0]", -1.0, 1.0),
             }
         import matplotlib as mpl

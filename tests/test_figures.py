@@ -1,0 +1,57 @@
+"""What a person sees: figures that count what they cannot show, no undefined value drawn as a number, and the
+last line of a run that names its own metrics."""
+
+import math
+
+import torch
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from conftest import TINY, compose_config
+from curvegan.families.modes import Modes
+from curvegan.plots import parameter_histogram, split_range
+from curvegan.train import summary_line, train
+
+
+def test_a_fitted_a_outside_the_histograms_range_is_counted_not_clamped():
+    values = torch.tensor([1.0, 1.5, 2.0, 100.0, -50.0, 1e9, float("inf"), float("nan")])
+    inside, outside = split_range(values, 0.9, 2.1)
+    assert inside.tolist() == [1.0, 1.5, 2.0] and outside == 5  # the far ones are not piled into the edge bins
+    image = parameter_histogram(values, Modes(), "a* of member 0")  # and the figure is drawn all the same
+    assert image.shape[2] == 3 and image.shape[1] == 560
+
+
+def test_no_undefined_value_reaches_a_logger_and_scalars_histograms_and_figures_have_their_own_sections(tmp_path):
+    """Early in the mode test bed no curve is high quality: mode_kl is undefined (null in metrics.json), and
+    TensorBoard gets no number for it rather than a NaN that would be drawn at the bottom of its axis."""
+    metrics = train(compose_config(*TINY, "data=modes", "ensemble.size=2", run_dir=tmp_path))
+    events = EventAccumulator(str(tmp_path / "tensorboard"), size_guidance={"scalars": 0}).Reload()
+    tags = events.Tags()
+    values = [e.value for tag in tags["scalars"] for e in events.Scalars(tag)]
+    assert values and all(math.isfinite(v) for v in values)
+    if math.isnan(metrics["mode_kl"]):
+        assert "quality/mode_kl" not in tags["scalars"]
+    assert all(t.startswith("histograms/") for t in tags["histograms"])
+    assert all(t.startswith("figures/") for t in tags["images"])
+    assert not any(t.startswith(("histograms/", "figures/")) for t in tags["scalars"])
+
+
+def declared(*names):
+    from curvegan.metrics import declarations, known
+
+    known()
+    return declarations(names)
+
+
+def test_the_last_line_names_the_familys_and_the_variants_own_metrics():
+    cgan = {"shape_rmse": 0.05, "a_w1": 0.01, "a_std": 0.28, "objective": 0.06, "a_rmse": 0.02}
+    line = summary_line({**cgan, "declarations": declared(*cgan), "ensemble_size": 1, "steps": 6000}, 5.0)
+    assert line == "curvegan: 6000 G updates in 5.0 s · shape_rmse 0.0500 · a_w1 0.0100 · a_std 0.2800 · a_rmse 0.0200"
+    modes = {"shape_rmse": 0.05, "a_w1": 0.01, "hq_fraction": 0.96, "modes_captured": 8.0, "mode_kl": 0.0012}
+    worst = {"shape_rmse": 0.09, "a_w1": 0.02, "hq_fraction": 0.9, "modes_captured": 7.0, "mode_kl": 0.01}
+    run = {**modes, "declarations": declared(*modes), "ensemble_size": 32, "steps": 6000, "worst": worst, "diverged": 0}
+    line = summary_line(run, 9.0)
+    assert "hq_fraction 0.9600 (worst 0.9000) · modes_captured 8 (worst 7) · mode_kl 0.0012 (worst 0.0100)" in line
+    info = {"shape_rmse": 0.05, "a_w1": 0.01, "code_corr": 0.998}
+    assert "code_corr 0.9980" in summary_line(
+        {**info, "declarations": declared(*info), "ensemble_size": 1, "steps": 1}, 1
+    )

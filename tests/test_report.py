@@ -1,0 +1,116 @@
+"""curvegan.report over a sweep: ordered and with the columns its help says, each setting's median with a bootstrap
+interval and its 90th percentile, a verdict between two settings, and jobs it cannot trust left out and named."""
+
+import json
+import math
+import re
+
+import numpy as np
+import pytest
+
+from curvegan.metrics import declarations, known
+from curvegan.report import main as report
+from curvegan.verdicts import beats, difference_interval, median_interval
+
+
+def job(sweep, number, overrides, members, names=("shape_rmse", "a_w1", "a_std", "objective")):
+    """A job dir as a sweep leaves it: .hydra/overrides.yaml and a metrics.json of `members` (dicts of values)."""
+    known()
+    folder = sweep / str(number)
+    (folder / ".hydra").mkdir(parents=True)
+    (folder / ".hydra" / "overrides.yaml").write_text("".join(f"- {o}\n" for o in overrides))
+    rows = [{"member": i, **m, "collapsed": False, "diverged": False} for i, m in enumerate(members)]
+    metrics = {"members": rows, "declarations": declarations(names), "seconds": 1.0, "history": []}
+    (folder / "metrics.json").write_text(json.dumps(metrics))
+    return folder
+
+
+def members(shape, a_w1):
+    return [{"shape_rmse": s, "a_w1": w, "a_std": 0.28, "objective": s + w} for s, w in zip(shape, a_w1, strict=True)]
+
+
+@pytest.fixture
+def sweep(tmp_path):
+    rng = np.random.default_rng(0)
+    worse = members(rng.uniform(0.1, 0.2, 8), rng.uniform(0.01, 0.02, 8))
+    better = members(rng.uniform(0.01, 0.02, 8), rng.uniform(0.05, 0.09, 8))
+    job(tmp_path, 0, ["objective=bce", "seed=0"], worse[:4])
+    job(tmp_path, 1, ["objective=bce", "seed=1"], worse[4:])
+    job(tmp_path, 2, ["objective=lsgan", "seed=0"], better)
+    return tmp_path, worse, better
+
+
+def table(output):
+    """The summary table's rows, as lists of cells."""
+    lines = [line for line in output.split("## Verdict")[0].splitlines() if line.startswith("|")]
+    lines = [line for line in lines if not set(line) <= set("|-: ")]  # not the separator row
+    header = [c.strip() for c in lines[0].strip("|").split("|")]
+    return header, [[c.strip() for c in line.strip("|").split("|")] for line in lines[1:]]
+
+
+def test_settings_are_ordered_by_the_median_objective_unless_metrics_say_otherwise(sweep, capsys):
+    folder, worse, better = sweep
+    report([str(folder), "--summary", "--out", str(folder / "out")])
+    header, rows = table(capsys.readouterr().out)
+    assert [r[0] for r in rows] == ["objective=lsgan", "objective=bce"]  # by the objective, as --help says
+    assert header[:4] == ["setting", "n", "diverged", "collapsed"] and [r[1] for r in rows] == ["8", "8"]
+    report([str(folder), "--summary", "--metrics", "a_w1", "--out", str(folder / "out")])
+    header, rows = table(capsys.readouterr().out)
+    assert [r[0] for r in rows] == ["objective=bce", "objective=lsgan"]  # by the first of --metrics
+    assert header[4:7] == ["a_w1 median [95% CI]", "a_w1 90th", "a_w1 worst"]
+
+
+def test_the_90th_percentile_and_the_worst_are_those_of_the_members(sweep, capsys):
+    folder, worse, _ = sweep
+    report([str(folder), "--summary", "--metrics", "shape_rmse", "--out", str(folder / "out")])
+    header, rows = table(capsys.readouterr().out)
+    bce = next(r for r in rows if r[0] == "objective=bce")
+    values = [m["shape_rmse"] for m in worse]
+    median, low, high = (float(x) for x in re.findall(r"[-\d.]+", bce[4]))
+    assert median == pytest.approx(np.median(values), abs=1e-4) and low <= median <= high
+    assert float(bce[5]) == pytest.approx(np.percentile(values, 90), abs=1e-4)
+    assert float(bce[5]) > median + 1e-3  # not the median
+    assert float(bce[6]) == pytest.approx(max(values), abs=1e-4)
+
+
+def test_only_the_columns_that_have_values_and_a_verdict_between_the_best_two(tmp_path, capsys):
+    rng = np.random.default_rng(1)
+    job(tmp_path, 0, ["model=mlp"], members(rng.uniform(0.1, 0.2, 5), rng.uniform(0.1, 0.2, 5)))
+    cgan = [{**m, "a_rmse": 0.05} for m in members(rng.uniform(0.1, 0.2, 5), rng.uniform(0.1, 0.2, 5))]
+    job(tmp_path, 1, ["model=cgan"], cgan, names=("shape_rmse", "a_w1", "a_std", "objective", "a_rmse"))
+    report([str(tmp_path), "--summary", "--out", str(tmp_path / "out")])
+    output = capsys.readouterr().out
+    header, rows = table(output)
+    assert "a_rmse median [95% CI]" in header  # the cGAN's own metric, where the mixed sweep has it
+    assert not any(h.startswith(("hq_fraction", "code_corr", "frechet")) for h in header)  # none has these
+    assert "P(a member of a beats one of b)" in output and re.search(r"\| objective \| lower \| [-\d.]+ \[", output)
+
+
+def test_a_job_whose_files_cannot_be_trusted_is_left_out_and_named_and_the_rest_reported(sweep, capsys):
+    folder, worse, better = sweep
+    (folder / "3" / ".hydra").mkdir(parents=True)
+    (folder / "3" / ".hydra" / "overrides.yaml").write_text("- objective=hinge\n")
+    (folder / "3" / "metrics.json").write_text('{"members": [{"shape_rmse": 0.1')  # torn
+    edited = job(folder, 4, ["objective=minimax"], members([0.1], [0.1]))
+    text = (edited / "metrics.json").read_text().replace('"shape_rmse": 0.1', '"shape_rmse": "0.1"')
+    (edited / "metrics.json").write_text(text)  # hand-edited: a string where a number must be
+    (folder / "5" / ".hydra").mkdir(parents=True)
+    (folder / "5" / ".hydra" / "overrides.yaml").write_text("- objective=wgan_gp\n")  # unfinished
+    report([str(folder), "--summary", "--out", str(folder / "out")])
+    output = capsys.readouterr().out
+    header, rows = table(output)
+    assert sorted(r[0] for r in rows) == ["objective=bce", "objective=lsgan"]
+    assert "3 left out:" in output
+    assert "- 3: metrics.json is not readable JSON" in output and "- 4: member 0: shape_rmse='0.1' is not" in output
+    assert "- 5: unfinished" in output
+
+
+def test_bootstrap_intervals_and_the_probability_of_beating():
+    rng = np.random.default_rng(2)
+    a, b = list(rng.normal(0.0, 1.0, 64)), list(rng.normal(1.0, 1.0, 64))
+    median, low, high = median_interval(a, "lower")
+    assert low < median < high and high - low < 1.0
+    diff, low, high = difference_interval(a, b, "lower")
+    assert low < diff < high < 0  # a is clearly lower
+    assert beats(a, b, "lower") > 0.7 and beats(a, b, "lower") + beats(b, a, "lower") == pytest.approx(1.0)
+    assert beats([1.0], [1.0], "lower") == 0.5 and math.isinf(median_interval([None], "lower")[0])
