@@ -29,7 +29,7 @@ EDGES = [
     "model=infogan model.variant.codes=0 model.variant.categories=2",
     "model=cgan data=modes",
     "model=infogan data=ring",
-    "callbacks.monitor.num_samples=2 evaluation.num_samples=2",
+    "evaluation.num_samples=2 evaluation.generic=false",
     "model.preview_samples=1",
     "ensemble.size=3 callbacks.monitor.members_shown=1",
     "trainer.precision=64-true",

@@ -99,6 +99,8 @@ UNKNOWN = {
     "+model.generator.bogus=1": "model.generator.bogus=1: not a key of EnsembleMLP",
     "cpu_threads=999": "cpu_threads=999: must be one of auto, null or a whole number in [1,",
     # a value that could only crash later is refused now
+    "evaluation.num_samples=2": "evaluation.num_samples=2: must be more than evaluation.neighbours (5) while",
+    "evaluation.neighbours=1000": "evaluation.neighbours=1000: must be less than the samples compared (1000) while",
     "data=modes data.modes=[1e9]": "data.modes=[1000000000.0]: must be a list of one or more numbers in [-1000, 1000]",
     "trainer.devices=[0]": "trainer.devices=[0]: must be a number of devices on the CPU",
     "trainer.devices=2": "trainer.devices=2: must be 1 without DDP",

@@ -175,7 +175,7 @@ class Monitor(L.Callback):
         small for more than one panel to be read: the others are figures/best_median_worst and figures/members)."""
         from curvegan.plots import CARD_LINE, SamplePlot, wrap
 
-        shown = [*gan.family.shown, *gan.variant.shown]
+        shown = [k for k in (*gan.family.shown, *gan.variant.shown) if k in summary]  # InfoGAN without a code: none
         numbers = headline({k: summary[k] for k in shown}, digits=3, always=True)
         if gan.members == 1:
             title = f"epoch {epoch} · {step:,} G updates\n{numbers}"
@@ -199,7 +199,7 @@ class Monitor(L.Callback):
             style = gan.variant.preview_style(PANEL_SAMPLES)
             style.pop("legend", None)
             self.plots[tag] = SamplePlot(gan.family, PANEL_SAMPLES, len(picked), style, cols=min(4, len(picked)))
-        shown = [*gan.family.shown, *gan.variant.shown]
+        shown = [k for k in (*gan.family.shown, *gan.variant.shown) if k in per_member]
         collapsed = gan.family.collapsed(per_member)
         samples = torch.cat(
             [gan.generate(gan.preview_noise[:PANEL_SAMPLES], slice(k, k + 1)).float().cpu() for k in picked]

@@ -308,7 +308,22 @@ def validate(cfg: DictConfig) -> None:
         if problem is not None:
             raise refuse(*problem)
     check_trainer(cfg)
+    check_evaluation(cfg, preflight.given_keys())
     preflight.check(cfg)
+
+
+def check_evaluation(cfg: DictConfig, given: list[str]) -> None:
+    """The generic metrics' k nearest neighbours need more than k samples on both sides: refused naming the key the
+    user gave (neighbours, num_samples or reference_samples), rather than a crash at the first epoch's end."""
+    e = cfg.evaluation
+    if not e.generic or e.neighbours < min(e.num_samples, e.reference_samples):
+        return
+    while_on = "while evaluation.generic is true"
+    for name in ("num_samples", "reference_samples"):
+        if f"evaluation.{name}" in given and e[name] <= e.neighbours and "evaluation.neighbours" not in given:
+            raise refuse(f"evaluation.{name}", e[name], f"more than evaluation.neighbours ({e.neighbours}) {while_on}")
+    smallest = min(e.num_samples, e.reference_samples)
+    raise refuse("evaluation.neighbours", e.neighbours, f"less than the samples compared ({smallest}) {while_on}")
 
 
 def check_trainer(cfg: DictConfig) -> None:
