@@ -8,7 +8,7 @@ TORCH ?= torch==2.13.0
 TORCH_INDEX ?=
 ARGS ?=
 
-.PHONY: help install install-gpu train test test-slow test-slurm test-all bench compare modes tensorboard lint format clean
+.PHONY: help install install-gpu train test test-slow test-slurm test-all bench compare modes metrics pictures literature tensorboard lint format clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -69,6 +69,12 @@ modes: install ## the mode-collapse test bed: objectives × pack 1, 2, 4 over 8 
 	$(PY) -m curvegan.report multirun/modes --out multirun/modes --metrics modes_captured,hq_fraction,mode_kl --summary \
 	  > docs/modes.md
 	cp multirun/modes/report.png docs/modes.png
+
+metrics: install ## the generic metrics against the exact ones (about 30 minutes) -> docs/metrics_numbers.md, docs/metrics.png
+	$(PY) benchmarks/metrics_study.py --out docs --work multirun/metrics
+
+pictures: install ## the README's pictures and TensorBoard screenshots (needs chromium) -> docs/
+	$(PY) benchmarks/pictures.py --out docs --work multirun/pictures
 
 tensorboard: install ## TensorBoard over every run and sweep
 	$(VENV)/bin/tensorboard --logdir_spec outputs:outputs,multirun:multirun

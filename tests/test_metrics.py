@@ -150,6 +150,14 @@ def test_curves_from_half_the_modes_capture_half_and_score_log_2():
     assert q["mode_kl"] == pytest.approx(math.log(2), abs=0.01)
 
 
+def test_uneven_shares_of_the_modes_score_their_kl_against_uniform():
+    """Half the curves in mode 0, a quarter in each of modes 1 and 2: KL = ½ log(½·8) + 2 · ¼ log(¼·8) = 1.5 log 2."""
+    curves = torch.cat([mixture_curves(CENTRES[:1], 4000), mixture_curves(CENTRES[1:3], 4000, seed=1)])
+    q = floats(curve_quality(curves, X, MIXTURE))
+    assert q["modes_captured"] == 3 and q["hq_fraction"] == pytest.approx(1.0, abs=0.01)
+    assert q["mode_kl"] == pytest.approx(1.5 * math.log(2), abs=0.01)
+
+
 def test_curves_between_modes_or_off_the_family_are_not_high_quality():
     between = quadratic_curves(torch.full((1000,), 1.0 + 0.5 / 7), X)  # halfway between two centres
     wobbly = mixture_curves(CENTRES, 1000) + 0.2 * torch.randn(1000, 16, generator=torch.Generator().manual_seed(2))

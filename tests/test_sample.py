@@ -161,14 +161,17 @@ def test_command_line_prints_one_line_and_exits_non_zero_on_a_missing_checkpoint
     assert capsys.readouterr().err.strip() == f"curvegan.sample: ckpt_path={tmp_path}/nope.ckpt: no such file"
 
 
-def test_command_line_draws_and_prints_quality(trained_run, tmp_path):
+def test_command_line_draws_and_prints_quality_and_its_defaults_reproduce_samples_npy(trained_run, tmp_path):
+    """With the command line's own defaults (seed, member) and the run's sample count, the run's samples.npy."""
     ckpt = trained_run / "checkpoints/last.ckpt"
+    recorded = np.load(trained_run / "samples.npy")
+    n = recorded.shape[1]
     result = subprocess.run(
-        [sys.executable, "-m", "curvegan.sample", f"ckpt_path={ckpt}", "n=50", f"out={tmp_path}/c.npy"],
+        [sys.executable, "-m", "curvegan.sample", f"ckpt_path={ckpt}", f"n={n}", f"out={tmp_path}/c.npy"],
         capture_output=True,
         text=True,
         cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr
-    assert "shape_rmse" in result.stdout and np.load(tmp_path / "c.npy").shape == (50, 16)
+    assert "shape_rmse" in result.stdout and np.array_equal(np.load(tmp_path / "c.npy"), recorded[0])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.npy"]  # no stray log files or dirs
