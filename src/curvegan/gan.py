@@ -19,7 +19,7 @@ import torch
 from hydra.utils import instantiate
 from torch import Tensor
 
-from curvegan import nets, stepping
+from curvegan import divergence, nets, stepping
 from curvegan.keys import BOOLEAN, Rule, choice, complete, key, node, number, optional, settings, whole
 from curvegan.latents import PRIORS, Prior
 from curvegan.stepping import broadcast_members, clip_per_member
@@ -32,10 +32,6 @@ log = logging.getLogger(__name__)
 MEMBER_AXIS = ("generator.", "discriminator.", "generator_ema.", "diverged_at")
 A_NODE = Rule(lambda v: isinstance(v, dict) and "_target_" in v, "a config node: a _target_ and its keys", "none")
 BETAS = Rule(lambda v: len(v) == 2 and all(0 <= b < 1 for b in v), "two numbers in [0, 1)", [0.5])
-
-
-class Diverged(RuntimeError):
-    """Every member's losses or parameters stopped being finite."""
 
 
 def as_node(value: Any) -> dict:
@@ -284,7 +280,8 @@ class GAN(L.LightningModule):
         if self._lean:
             stepping.check_counted(self.trainer, steps_before, len(updates) * (1 + self.hparams.d_steps))
         per_update = statistics(updates)  # [k, 4, members]
-        self.freeze_diverged(per_update, snapshot, (g_opt, d_opt))
+        if divergence.freeze_diverged(self, per_update, snapshot, (g_opt, d_opt)):
+            self._any_frozen = True
         stats = per_update.nan_to_num().sum(dim=0)
         self._stats_sum = stats if self._stats_sum is None else self._stats_sum + stats
         self._stats_count += len(per_update)
@@ -297,39 +294,6 @@ class GAN(L.LightningModule):
             # `step` sets the x axis of these values in every logger: G updates, not optimizer steps.
             self.log("step", float(self.g_updates))
             self._stats_sum, self._stats_count = None, 0
-
-    # --- divergence: per member -----------------------------------------------------------------------
-
-    def freeze_diverged(self, per_update: Tensor, snapshot: list[Tensor], optimizers) -> None:
-        """Freeze each member whose losses or parameters stopped being finite in this step.
-
-        A frozen member gets back its weights from before the step, its Adam state is zeroed and it makes no
-        further update; the others train on. Only when every member has diverged does training stop.
-        """
-        finite = per_update.isfinite().flatten(0, 1).all(dim=0) & nets.per_member_finite(self)
-        newly = finite.logical_not() & (self.diverged_at < 0)
-        if not newly.any():
-            return
-        rows = per_update.isfinite().all(dim=1).logical_not()  # [k, members]: which updates went bad
-        first_bad = torch.where(rows.any(dim=0), rows.float().argmax(dim=0), len(per_update) - 1)
-        at = self.g_updates - len(per_update) + first_bad + 1
-        self.diverged_at.copy_(torch.where(newly, at, self.diverged_at))
-        stepping.freeze(self, newly, snapshot, optimizers)
-        self._any_frozen = True
-        alive = int((self.diverged_at < 0).sum())
-        for member in newly.nonzero().flatten().tolist():
-            g_loss, d_loss = per_update[first_bad[member], :2, member].tolist()
-            log.warning(
-                f"member {member} diverged at G update {at[member].item()} (g_loss={g_loss:.4g}, d_loss={d_loss:.4g});"
-                f" frozen, {alive} of {self.members} train on"
-            )
-        if alive == 0:
-            member = int(newly.nonzero()[0])
-            g_loss, d_loss = per_update[first_bad[member], :2, member].tolist()
-            raise Diverged(
-                f"training diverged at G update {at[member].item()}: g_loss={g_loss:.4g}, d_loss={d_loss:.4g}"
-                + ("" if self.members == 1 else f" (every one of the {self.members} members has diverged)")
-            )
 
     # --- checkpoints ----------------------------------------------------------------------------------
 

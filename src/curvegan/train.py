@@ -116,7 +116,7 @@ def train(cfg: DictConfig) -> dict:
     from lightning.pytorch.utilities.exceptions import SIGTERMException
 
     from curvegan.callbacks import StopOnSignal
-    from curvegan.gan import Diverged
+    from curvegan.divergence import Diverged
     from curvegan.preflight import resolve_ckpt_path
 
     _quiet_lightning()
