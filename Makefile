@@ -56,9 +56,13 @@ compare: install ## every objective over 5 seeds, experiment=best over 64 -> doc
 	  hydra.sweep.dir=multirun/compare/objectives
 	$(PY) -m curvegan.train -m $(QUIET) experiment=best ensemble.size=64 hydra.sweep.dir=multirun/compare/best
 	$(PY) -m curvegan.report multirun/compare --out multirun/compare --summary > docs/compare.md
-	echo "\`make compare\` took $$(( $$(date +%s) - $$(cat multirun/compare/started) )) s, end to end. Before" \
-	  "ensembles (git revision 97141b6), 5 seeds of every setting as 30 separate jobs on the joblib launcher" \
-	  "took 133 s on the 2-core machine the README's numbers come from." >> docs/compare.md
+	echo >> docs/compare.md
+	$(PY) -m curvegan.report multirun/compare --out multirun/compare/versus --summary \
+	  --versus "ensemble.size=5 objective=wgan_gp" "ensemble.size=5 objective=bce" | sed -n '/^## Verdict/,$$p' \
+	  | grep -v '^wrote ' >> docs/compare.md
+	echo "\`make compare\` took $$(( $$(date +%s) - $$(cat multirun/compare/started) )) s, end to end; the plain" \
+	  "PyTorch loop runs $$($(PY) benchmarks/plain_loop.py | sed 's/.*updates_per_s": \([0-9]*\).*/\1/') G updates/s" \
+	  "on this machine (benchmarks/plain_loop.py)." >> docs/compare.md
 	cp multirun/compare/report.png docs/compare.png
 
 modes: install ## the mode-collapse test bed: objectives × pack 1, 2, 4 over 8 seeds, modes_best over 32 -> docs/modes.md
@@ -75,6 +79,9 @@ metrics: install ## the generic metrics against the exact ones (about 30 minutes
 
 pictures: install ## the README's pictures and TensorBoard screenshots (needs chromium) -> docs/
 	$(PY) benchmarks/pictures.py --out docs --work multirun/pictures
+
+literature: install ## PacGAN's Table 1, ring and grid, on a GPU (ARGS="--updates 50000" for less) -> docs/literature.md
+	$(PY) benchmarks/literature.py --out docs --work multirun/literature $(ARGS)
 
 tensorboard: install ## TensorBoard over every run and sweep
 	$(VENV)/bin/tensorboard --logdir_spec outputs:outputs,multirun:multirun

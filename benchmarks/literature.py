@@ -84,8 +84,19 @@ def mean_se(values: list[float]) -> tuple[float, float]:
     return mean, math.sqrt(var / n)
 
 
-def cell(mean: float, se: float, scale: float = 1.0, digits: int = 1) -> str:
-    return f"{mean * scale:.{digits}f} ± {se * scale:.{digits}f}"
+def cell(values: list, scale: float = 1.0, digits: int = 1) -> str:
+    """mean ± standard error of the defined values; how many were undefined (reverse KL with no high-quality
+    sample), if any."""
+    defined = [v for v in values if v is not None and math.isfinite(v)]
+    if not defined:
+        return "undefined"
+    mean, se = mean_se(defined)
+    text = f"{mean * scale:.{digits}f} ± {se * scale:.{digits}f}" if len(defined) > 1 else f"{mean * scale:.{digits}f}"
+    return text + (f" ({len(values) - len(defined)} undefined)" if len(defined) < len(values) else "")
+
+
+def paper_cell(mean_and_se: tuple[float, float], digits: int = 1) -> str:
+    return f"{mean_and_se[0]:.{digits}f} ± {mean_and_se[1]:.{digits}f}"
 
 
 def table(data: str, runs: dict[str, Path]) -> list[str]:
@@ -95,11 +106,11 @@ def table(data: str, runs: dict[str, Path]) -> list[str]:
     ]
     for row, run_dir in runs.items():
         members = json.loads((run_dir / "metrics.json").read_text())["members"]
-        ours = [mean_se([m[k] if m[k] is not None else math.nan for m in members]) for k in METRICS]
+        ours = [[m[k] for m in members] for k in METRICS]
         paper = PAPER[data][row]
         lines.append(
-            f"| {row} | {cell(*ours[0])} | {cell(*paper[0])} | {cell(*ours[1], scale=100)} | {cell(*paper[1])}"
-            f" | {cell(*ours[2], digits=2)} | {cell(*paper[2], digits=2)} |"
+            f"| {row} | {cell(ours[0])} | {paper_cell(paper[0])} | {cell(ours[1], scale=100)} |"
+            f" {paper_cell(paper[1])} | {cell(ours[2], digits=2)} | {paper_cell(paper[2], digits=2)} |"
         )
     return lines
 
@@ -144,11 +155,14 @@ def main() -> None:
         data: {row: train(data, row, pack, args) for row, pack in ROWS.items()} for data in args.data.split(",")
     }
     elapsed = time.perf_counter() - started
+    first = next(iter(next(iter(all_runs.values())).values()))
+    updates = json.loads((first / "metrics.json").read_text())["steps"]  # what ran, overrides included
+    given = " ".join(sys.argv[1:])
     text = [
         "# PacGAN's Table 1, ours beside the paper's",
         "",
-        f"Made by `python benchmarks/literature.py --updates {args.updates} --trainer {args.trainer}`"
-        f" (`make literature`): {args.updates:,} G updates a run (the paper: 400,000), {args.members} seeds a row"
+        f"Made by `python benchmarks/literature.py {given}` (`make literature`): {updates:,} G updates a run (the"
+        f" paper: 400,000), {args.members} seeds a row"
         f" as one ensemble, {elapsed / 60:.0f} minutes in all. Mean ± standard error over the seeds; the paper's"
         " numbers are its Table 1 (10 runs), transcribed by hand.",
         "",

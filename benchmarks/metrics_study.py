@@ -123,13 +123,15 @@ def scatter(found: dict[str, list[dict]], path: Path) -> None:
             for m in found[family]:
                 if m.get(generic) is not None and m.get(exact) is not None:
                     ax.scatter(m[exact], m[generic], s=9, color=colors[m["run"]], alpha=0.7, lw=0)
-            ax.set_xlabel(exact, labelpad=1)
+            ax.set_xlabel(f"{exact} ({family})", labelpad=1)
             ax.set_ylabel(generic, labelpad=1)
-            ax.set_title(f"{family}: {generic} vs {exact}")
+            ax.set_title(f"{generic} vs {exact}")
             if exact in ("shape_rmse", "a_w1", "objective"):
                 ax.set_xscale("log")
+                ax.xaxis.set_minor_formatter(mpl.ticker.NullFormatter())  # decades only: readable at this size
             if generic == "frechet":
                 ax.set_yscale("log")
+                ax.yaxis.set_minor_formatter(mpl.ticker.NullFormatter())
         for ax in list(axes)[len(pairs) :]:
             ax.axis("off")
         handles = [mpl.lines.Line2D([], [], marker="o", ls="", color=colors[r], label=r) for r in runs]
@@ -178,12 +180,18 @@ def main() -> None:
     table = correlations(found)
     scatter(found, args.out / "metrics.png")
     studied = {}
+    cache = args.work / "spread.json"  # the spreads take most of the time: kept beside the runs
+    cached = json.loads(cache.read_text()) if cache.exists() else {}
     for name in ("best", "bce"):
         if name in runs:
             metrics = json.loads((runs[name] / "metrics.json").read_text())
             ranked = sorted((m for m in metrics["members"] if not m["diverged"]), key=lambda m: m["objective"])
             for which, m in (("best", ranked[0]), ("median", ranked[len(ranked) // 2]), ("worst", ranked[-1])):
-                studied[f"{name}: {which} member (#{m['member']})"] = spread(runs[name], m["member"])
+                label = f"{name}: {which} member (#{m['member']})"
+                if label not in cached:
+                    cached[label] = {str(n): v for n, v in spread(runs[name], m["member"]).items()}
+                    cache.write_text(json.dumps(cached))
+                studied[label] = {int(n): v for n, v in cached[label].items()}
     total = time.perf_counter() - started
 
     corr = [[family, generic, exact, f"{r:+.2f}", n] for family, generic, exact, r, n in table]

@@ -21,6 +21,7 @@ EDGES = [
     "model.latent_dim=1 model.latent=mixture model.latent_modes=2",
     "model.generator.hidden=[] model.discriminator.hidden=[]",
     "model.generator.activation=maxout model.generator.pieces=2 model.discriminator.activation=maxout",
+    "model.discriminator.activation=maxout model.discriminator.norm=batch",  # the norm over every piece
     "model.generator.norm=batch data.batch_size=1",
     "model.discriminator.norm=batch model.pack=2",
     "model.pack=32",

@@ -165,3 +165,13 @@ def test_curves_between_modes_or_off_the_family_are_not_high_quality():
         q = curve_quality(curves, X, MIXTURE)
         assert q["hq_fraction"].item() == 0 and q["modes_captured"].item() == 0
         assert math.isnan(q["mode_kl"].item())  # undefined: written as null in metrics.json
+
+
+def test_a_mode_counts_as_captured_from_n_over_5m_high_quality_samples_on():
+    """240 samples, 8 modes: a mode needs 240 / 40 = 6 high-quality samples; PacGAN's count needs one."""
+    from curvegan.metrics import mode_coverage
+
+    nearest = torch.tensor([0] * 6 + [1] * 5 + [2] * 229)[None]  # mode 0: exactly 6; mode 1: 5
+    q = mode_coverage(nearest, torch.ones_like(nearest, dtype=torch.bool), modes=8)
+    assert q["modes_captured"].item() == 2  # modes 0 and 2, not mode 1
+    assert q["pacgan_modes"].item() == 3

@@ -114,3 +114,12 @@ def test_bootstrap_intervals_and_the_probability_of_beating():
     assert low < diff < high < 0  # a is clearly lower
     assert beats(a, b, "lower") > 0.7 and beats(a, b, "lower") + beats(b, a, "lower") == pytest.approx(1.0)
     assert beats([1.0], [1.0], "lower") == 0.5 and math.isinf(median_interval([None], "lower")[0])
+
+
+def test_a_verdict_is_the_same_every_time_and_an_undefined_value_counts_as_the_worst():
+    values = list(np.random.default_rng(3).normal(0.0, 1.0, 32))
+    assert median_interval(values, "lower") == median_interval(values, "lower")  # the report does not move
+    assert difference_interval(values, values[::-1], "lower") == difference_interval(values, values[::-1], "lower")
+    # mode_kl undefined (no high-quality sample): worse than any value, whichever way the metric is better
+    assert beats([None], [5.0], "lower") == 0.0 and beats([None], [-5.0], "higher") == 0.0
+    assert beats([None], [None], "higher") == 0.5

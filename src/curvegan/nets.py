@@ -110,7 +110,9 @@ class EnsembleMLP(nn.Module):
             for i, o in zip(sizes, sizes[1:], strict=False)
         )
         self.layers.append(EnsembleLinear(members, sizes[-1], out_features, init_std=c.init_std))
-        self.norms = nn.ModuleList(EnsembleBatchNorm(members, o, c.momentum) for o in c.hidden) if c.norm else None
+        # batch norm before the activation: over every piece of a maxout unit
+        norms = (EnsembleBatchNorm(members, o * pieces, c.momentum) for o in c.hidden)
+        self.norms = nn.ModuleList(norms) if c.norm else None
         self.pieces = pieces
 
     def forward(self, x: torch.Tensor, members: slice | None = None) -> torch.Tensor:
