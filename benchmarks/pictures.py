@@ -7,10 +7,9 @@
 2. Copies the last image of each figure tag from the TensorBoard logs into docs/ (what TensorBoard shows, pixel
    for pixel), and draws the sampler's pictures (curvegan.sample plot=…) from the checkpoints.
 3. Screenshots (unless --no-screenshots): starts TensorBoard on each run and takes a headless Chromium screenshot
-   of its default dashboard (Time Series) in a 1400 × 1400 window, into WORK/screens/; the ensemble's goes to
-   docs/tensorboard.png too. Chromium comes from the system's packages (Debian: `apt-get install chromium`).
-   Line charts stay empty in a headless browser (they draw with WebGL); the images, which are what this checks,
-   render as in a desktop browser.
+   of its default dashboard (Time Series) in a 1400 × 1400 window, into WORK/screens/; the ensemble's figures
+   section goes to docs/tensorboard.png, at actual size. Chromium comes from the system's packages (Debian:
+   `apt-get install chromium`).
 """
 
 from __future__ import annotations
@@ -43,6 +42,7 @@ FROM_TENSORBOARD = {
     "cgan.png": ("cgan", "figures/generated"),
     "modes_histogram.png": ("modes_best", "figures/a_histogram"),
 }
+CROP = (280, 160, 1150, 940)  # the screenshot's figures section, right of the runs list and left of the settings
 # docs/NAME: (run, the sampler's overrides)
 FROM_SAMPLER = {
     "best_curves.png": ("best", ["n=10000"]),
@@ -140,7 +140,10 @@ def main() -> None:
         screens.mkdir(exist_ok=True)
         for name, run_dir in runs.items():
             screenshot(run_dir / "tensorboard", screens / f"{name}.png")
-        shutil.copy(screens / "ensemble.png", args.out / "tensorboard.png")
+        from PIL import Image
+
+        with Image.open(screens / "ensemble.png") as shot:  # its figures' section at actual size: 870 pixels wide
+            shot.crop(CROP).save(args.out / "tensorboard.png")
         print(f"screenshots of TensorBoard's default dashboard in {screens}; the ensemble's in docs/tensorboard.png")
 
 

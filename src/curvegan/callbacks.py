@@ -160,7 +160,7 @@ class Monitor(L.Callback):
             image = self.members_figure(gan, spread, per_member, diverged, epoch, step, "members")
             log_image(trainer, "figures/members", image, step)
         if fitted is not None and family.parameter_modes() is not None:
-            title = f"{family.parameter}* of member {median_member} (the median), {step:,} G updates"
+            title = f"{family.parameter}* of member {median_member} (the median) · {step:,} G updates"
             log_image(
                 trainer, f"figures/{family.parameter}_histogram", parameter_histogram(fitted, family, title), step
             )
@@ -193,28 +193,39 @@ class Monitor(L.Callback):
     def members_figure(self, gan, picked: list[int], per_member: dict, diverged, epoch: int, step: int, tag: str):
         """Several members side by side (for enlarging): the best, the median and the worst, or up to
         `members_shown` from best to worst, each titled with its numbers."""
-        from curvegan.plots import PANEL_SAMPLES, SamplePlot
+        from curvegan.plots import PANEL_SAMPLES, SamplePlot, wrap
 
+        shown = [k for k in (*gan.family.shown, *gan.variant.shown) if k in per_member]
+        small = tag == "best_median_worst"  # three panels on a card, its text as large as a card's
         if tag not in self.plots:
             style = gan.variant.preview_style(PANEL_SAMPLES)
             style.pop("legend", None)
-            self.plots[tag] = SamplePlot(gan.family, PANEL_SAMPLES, len(picked), style, cols=min(4, len(picked)))
-        shown = [k for k in (*gan.family.shown, *gan.variant.shown) if k in per_member]
+            lines = 1 + (len(shown) + 1) // 2 if small else 2  # a card's panel: two numbers a line
+            self.plots[tag] = SamplePlot(
+                gan.family, PANEL_SAMPLES, len(picked), style, cols=min(4, len(picked)), lines=lines, small=small
+            )
         collapsed = gan.family.collapsed(per_member)
         samples = torch.cat(
             [gan.generate(gan.preview_noise[:PANEL_SAMPLES], slice(k, k + 1)).float().cpu() for k in picked]
         )
-        titles = [
-            f"#{k} diverged"
-            if diverged[k]
-            else f"#{k}{' collapsed' if collapsed[k] else ''}\n{values(per_member, shown, k)}"
-            for k in picked
-        ]
-        header = (
-            f"epoch {epoch} · {step:,} G updates · {len(picked)} of {gan.members} members, best to worst by"
-            f" {gan.family.objective_says}\neach titled #member, then {', '.join(shown)}"
-        )
-        return self.plots[tag].render(samples, titles, header)
+        names = ("best", "median", "worst") if small else ("",) * len(picked)
+        titles = []
+        for k, name in zip(picked, names, strict=True):
+            label = f"#{k} {name}" if small else f"#{k}{' collapsed' if collapsed[k] else ''}"
+            numbers = "diverged" if diverged[k] else values(per_member, shown, k)
+            titles.append(f"{label}\n{wrap(numbers, 14) if small else numbers}")
+        marked = [bool(collapsed[k] or diverged[k]) for k in picked]
+        if small:
+            header = (
+                f"{step:,} G updates · best, median, worst of {gan.members}\nby {gan.family.objective_says}"
+                f" · red: collapsed\neach: {', '.join(shown)}"
+            )
+        else:
+            header = (
+                f"epoch {epoch} · {step:,} G updates · {len(picked)} of {gan.members} members, best to worst by"
+                f" {gan.family.objective_says}\neach titled #member, then {', '.join(shown)}"
+            )
+        return self.plots[tag].render(samples, titles, header, marked)
 
     @rank_zero_only
     def on_fit_end(self, trainer: L.Trainer, pl_module) -> None:

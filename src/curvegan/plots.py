@@ -58,21 +58,32 @@ class SamplePlot:
     """
 
     def __init__(
-        self, family: Family, n: int, panels: int = 1, style: dict | None = None, cols: int = 1, lines: int = 2
+        self,
+        family: Family,
+        n: int,
+        panels: int = 1,
+        style: dict | None = None,
+        cols: int = 1,
+        lines: int = 2,
+        small: bool = False,
     ):
-        style = style or {}
+        style = dict(style or {})
+        if small:
+            style.pop("colorbar", None)  # no room beside three panels on a card: the main figure has it
         self.family = family
         card = panels == 1
-        fonts = CARD if card else PAGE
+        fonts = CARD if card or small else PAGE  # small: several panels on a card (its text as large as a card's)
         rows = -(-panels // cols)
         bar = 1.2 if "colorbar" in style else 0.0  # inches on the right for the colour bar, its ticks and label
         if card:
             top = 0.14 + text_height(lines, fonts["axes.titlesize"], 1.2)
             width, height, bottom, left, title_space = 5.6, 3.44 + top, 0.58, 0.72, 0.0
         else:
-            title_space = 0.08 + text_height(2, fonts["axes.titlesize"], 1.2)  # inches above each panel
-            top = 0.12 + text_height(2, fonts["figure.titlesize"], 1.2) + title_space
-            width, height, bottom, left = 8.3, 1.6 * rows + title_space * (rows - 1) + top + 0.42, 0.42, 0.5
+            title_space = 0.08 + text_height(lines, fonts["axes.titlesize"], 1.2)  # inches above each panel
+            top = 0.12 + text_height(3 if small else 2, fonts["figure.titlesize"], 1.2) + title_space
+            width = 5.6 if small else 8.3
+            height = (2.2 if small else 1.6) * rows + title_space * (rows - 1) + top + 0.42
+            bottom, left = 0.42, 0.5
         with mpl.rc_context(fonts):
             self.fig = Figure(figsize=(width, height), dpi=DPI)
             FigureCanvasAgg(self.fig)
@@ -141,8 +152,11 @@ class SamplePlot:
         artists = [a for panel in self.artists for a in panel] + self.titles
         return artists + ([self.header] if self.header is not None else [])
 
-    def render(self, samples: torch.Tensor, titles: list[str], header: str = "") -> np.ndarray:
-        """The figure with samples [panels, n, dim] and one title per panel (a card: the title), as RGB."""
+    def render(
+        self, samples: torch.Tensor, titles: list[str], header: str = "", marked: list[bool] | None = None
+    ) -> np.ndarray:
+        """The figure with samples [panels, n, dim] and one title per panel (a card: the title), as RGB; a panel
+        `marked` has its title in red."""
         canvas = self.fig.canvas
         moving = self.moving()
         if self._background is None:
@@ -154,8 +168,9 @@ class SamplePlot:
                 artist.set_visible(True)
         for artists, panel in zip(self.artists, samples, strict=True):
             self.family.update(artists, panel)
-        for text, title in zip(self.titles, titles, strict=True):
+        for i, (text, title) in enumerate(zip(self.titles, titles, strict=True)):
             text.set_text(title)
+            text.set_color("tab:red" if marked and marked[i] else "black")
         if self.header is not None:
             self.header.set_text(header)
         canvas.restore_region(self._background)
@@ -223,6 +238,6 @@ def parameter_histogram(values: torch.Tensor, family: Family, title: str = "") -
         ax.set_ylabel("samples")
         ax.tick_params(labelsize=CARD["font.size"] - 2)
         note = f"{outside:,} of {len(values):,} outside the range shown" if outside else ""
-        ax.set_title(wrap(" · ".join(t for t in (title, note) if t), CARD_LINE + 6))
+        ax.set_title(wrap(" · ".join(t for t in (title, note) if t), CARD_LINE))
         fig.canvas.draw()
         return np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
