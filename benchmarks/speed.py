@@ -101,7 +101,10 @@ def main() -> None:
         "lean loop, 1 thread": (plain + ["--threads", "1", "--lean"], False),
         "curvegan": (train, True),
         "curvegan, bare": (train + bare, True),
-        "curvegan, start-up (one G update)": (train + bare + one_update + ["evaluation.num_samples=2"], True),
+        "curvegan, start-up (one G update)": (
+            train + bare + one_update + ["evaluation.num_samples=2", "evaluation.generic=false"],
+            True,
+        ),
     }
     env = baseline_env(args.baseline, tmp) if args.baseline else None
     if env is not None:

@@ -20,9 +20,19 @@ def decimal(value: float, _=None) -> str:
 
 
 def common_prefix(settings: list[str]) -> tuple[str, list[str]]:
-    """The overrides every setting shares (for the title), and each setting without them."""
+    """The overrides most settings share (for the title), and each setting without them. An override is taken
+    out of the labels when more than half of the settings have it and every setting names its key, so a label
+    that differs still says its own value ("ensemble.size=32" where most are ensemble.size=8)."""
     split = [s.split(" ") for s in settings]
-    shared = [t for t in split[0] if all(t in other for other in split)] if len(settings) > 1 else []
+    keys = [{t.split("=", 1)[0] for t in s} for s in split]
+    tokens = dict.fromkeys(t for s in split for t in s)
+    shared = [
+        t
+        for t in tokens
+        if len(settings) > 1
+        and sum(t in s for s in split) * 2 > len(settings)
+        and all(t.split("=", 1)[0] in k for k in keys)
+    ]
     return " ".join(shared), [" ".join(t for t in s if t not in shared) or "(the shared overrides)" for s in split]
 
 
@@ -34,7 +44,8 @@ def strip_figure(rows: list[dict], settings: list[str], metrics: list[str], decl
     shared, labels = common_prefix(settings)
     counts = {s: sum(r["setting"] == s for r in rows) for s in settings}
     with mpl.rc_context(FONT):
-        width = 4.0 * len(metrics) + min(3.5, 0.075 * max(len(s) for s in labels) + 0.8)
+        # about a thousand pixels for three metrics, the direction under each metric
+        width = (2.4 if len(metrics) >= 3 else 3.0) * len(metrics) + min(3.5, 0.075 * max(len(s) for s in labels) + 0.8)
         fig = Figure(figsize=(width, 1.5 + 0.42 * len(settings)), dpi=100)
         FigureCanvasAgg(fig)
         axes = fig.subplots(1, len(metrics), sharey=True, squeeze=False)[0]
@@ -55,14 +66,14 @@ def strip_figure(rows: list[dict], settings: list[str], metrics: list[str], decl
                 ax.xaxis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
                 ax.xaxis.set_major_formatter(FuncFormatter(decimal))
             direction = {"lower": "lower is better", "higher": "higher is better"}.get(declared[metric]["better"], "")
-            ax.set_xlabel(f"{metric}" + (f" ({direction})" if direction else ""))
+            ax.set_xlabel(f"{metric}" + (f"\n({direction})" if direction else ""))
             ax.grid(alpha=0.3, axis="x", which="both")
         axes[0].set_yticks(
             range(len(settings)), [f"{label} (n={counts[s]})" for label, s in zip(labels, settings, strict=True)]
         )
         axes[0].set_ylim(len(settings) - 0.5, -0.5)
         title = "Each dot a member · black: median · red: 90th percentile towards worse"
-        fig.suptitle(title + (f"\nevery setting: {shared}" if shared else ""))
+        fig.suptitle(title + (f"\nevery setting, unless its label says otherwise: {shared}" if shared else ""))
         fig.tight_layout()
         fig.savefig(path)
 
@@ -97,6 +108,6 @@ def history_figure(jobs: list[dict], metrics: list[str], path: Path) -> None:
         handles, names = axes[0].get_legend_handles_labels()
         if handles:
             fig.legend(handles, names, loc="lower center", ncols=min(3, len(names)), frameon=False)
-        fig.suptitle("Through training" + (f" · every setting: {shared}" if shared else ""))
+        fig.suptitle("Through training" + (f" · unless a label says otherwise: {shared}" if shared else ""))
         fig.tight_layout(rect=(0, 0.06 * math.ceil(len(names) / 3) + 0.02, 1, 1))
         fig.savefig(path)
