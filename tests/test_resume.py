@@ -54,14 +54,14 @@ def uninterrupted_ensemble(tmp_path_factory):
     return weights(run_dir)
 
 
-# Each training_step of a signalled run pauses 0.5 s (its updates unchanged), so a signal sent once the first
-# checkpoint exists lands mid-run, even on a loaded machine: unpaused, the remaining steps take about 0.2 s in all.
+# Each training_step of a signalled run pauses 0.2 s (its updates unchanged), so a signal sent once the first
+# checkpoint exists lands mid-run: unpaused, the run's remaining steps take about 0.2 s in all and can end first.
 PAUSED = textwrap.dedent("""
     import time, curvegan.gan as gan
     step = gan.GAN.training_step
     def paused(self, *args):
         step(self, *args)
-        time.sleep(0.5)
+        time.sleep(0.2)
     gan.GAN.training_step = paused
 """)
 

@@ -30,17 +30,16 @@ class Evaluator:
     """The run's evaluation settings, and the generic metrics' reference set, made once (on the model's device)."""
 
     def __init__(self, settings):
-        get = settings.get if isinstance(settings, dict) else lambda key, default: getattr(settings, key, default)
-        self.n, self.seed = get("num_samples", 10000), get("seed", 1234)
-        self.generic = get("generic", False)
-        self.reference_args = (get("reference_samples", 1000), get("reference_seed", 4321), get("neighbours", 5))
+        get = settings.__getitem__ if isinstance(settings, dict) else lambda key: getattr(settings, key)
+        self.n, self.seed, self.generic = get("num_samples"), get("seed"), get("generic")
+        self.reference_args = (get("reference_samples"), get("reference_seed"), get("neighbours"))
         self._reference = None
 
     def reference(self, gan):
         from curvegan.generic import Reference
 
         if self._reference is None or self._reference.real.device != gan.device:
-            self._reference = Reference.of(gan.family, *self.reference_args[:2], self.reference_args[2], gan.device)
+            self._reference = Reference.of(gan.family, *self.reference_args, gan.device)
         return self._reference
 
     def __call__(self, gan, each: Callable[[Tensor], None] | None = None) -> dict[str, Tensor]:
