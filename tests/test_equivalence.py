@@ -243,3 +243,62 @@ def test_a_lean_step_that_lightning_does_not_count_stops_the_run_naming_the_sett
     monkeypatch.setattr(_ManualOptimization, "_on_after_step", lambda self: None)
     with pytest.raises(RuntimeError, match="run with model.lean_steps=false"):
         fit(GAN(seed=0), RealData(Quadratic(batches_per_epoch=BATCHES), seed=0))
+
+
+# --- the lean path's Adam step is Adam's own, to the bit --------------------------------------------------------
+
+
+def seeded(shape, seed: int) -> torch.Tensor:
+    return torch.randn(shape, generator=torch.Generator().manual_seed(seed))
+
+
+def adam_pair(**options):
+    """Two copies of the same parameters, each with its own Adam of `options` and the same first step taken."""
+    torch.manual_seed(0)
+    shapes = [(3, 10, 32), (3, 1, 32), (3, 32, 16), (3, 1, 16)]
+    pair = []
+    for _ in range(2):
+        params = [nn.Parameter(seeded(shape, i)) for i, shape in enumerate(shapes)]
+        pair.append((params, torch.optim.Adam(params, **options)))
+    return pair
+
+
+@pytest.mark.parametrize("betas", [(0.5, 0.999), (0.0, 0.9)], ids=["seed", "wgan_gp"])
+def test_the_lean_adam_step_makes_adams_own_steps_to_the_bit(betas):
+    from curvegan.stepping import fused_adam_step
+
+    (mine, direct), (theirs, adam) = adam_pair(lr=2e-4, betas=betas, fused=True)
+    for step in range(40):
+        grads = [seeded(p.shape, 100 * step + i) for i, p in enumerate(mine)]
+        for params in (mine, theirs):
+            for p, g in zip(params, grads, strict=True):
+                p.grad = g.clone()
+        if step == 0:  # no state yet: Adam makes it
+            assert not fused_adam_step(direct)
+            direct.step()
+        else:
+            assert fused_adam_step(direct)
+        adam.step()
+        for group in (direct, adam):  # a decaying learning rate, as model.lr_decay sets it
+            group.param_groups[0]["lr"] *= 0.9
+    for p, q in zip(mine, theirs, strict=True):
+        assert torch.equal(p, q)
+        for name in ("exp_avg", "exp_avg_sq", "step"):
+            assert torch.equal(direct.state[p][name], adam.state[q][name]), name
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{"fused": False}, {"fused": True, "amsgrad": True}, {"fused": True, "maximize": True}],
+    ids=["unfused", "amsgrad", "maximize"],
+)
+def test_the_lean_adam_step_leaves_any_other_adam_to_its_own_step(options):
+    from curvegan.stepping import fused_adam_step
+
+    (params, adam), _ = adam_pair(lr=2e-4, **options)
+    for p in params:
+        p.grad = torch.ones_like(p)
+    adam.step()
+    before = [p.detach().clone() for p in params]
+    assert not fused_adam_step(adam)
+    assert all(torch.equal(p, b) for p, b in zip(params, before, strict=True))  # nothing done

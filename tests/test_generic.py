@@ -114,3 +114,18 @@ def test_a_run_records_the_generic_metrics_everywhere_a_metric_goes(tmp_path):
     assert "generic/frechet" in scalars and "generic/coverage" in scalars  # their own section
     off = train(compose_config(*TINY, "evaluation.generic=false", "logger=none", run_dir=tmp_path / "off"))
     assert "frechet" not in off and off["shape_rmse"] == metrics["shape_rmse"]  # a switch that changes nothing else
+
+
+@pytest.mark.parametrize("setting", ["auto", True, False])
+def test_generic_auto_leaves_the_epochs_of_64_members_out_and_never_the_final_record(setting):
+    from curvegan.config import GENERIC_EVERY_EPOCH_BELOW
+    from curvegan.evaluation import Evaluator
+    from curvegan.gan import GAN
+
+    settings = {"num_samples": 200, "seed": 1, "reference_samples": 200, "reference_seed": 2, "neighbours": 5}
+    evaluate = Evaluator(settings | {"generic": setting})
+    for members in (GENERIC_EVERY_EPOCH_BELOW - 1, GENERIC_EVERY_EPOCH_BELOW):
+        gan = GAN(members=members)
+        at_epoch, at_end = ("frechet" in evaluate(gan, epoch=epoch) for epoch in (True, False))
+        assert at_end is (setting is not False)
+        assert at_epoch is (setting is True or (setting == "auto" and members < GENERIC_EVERY_EPOCH_BELOW))

@@ -38,8 +38,13 @@ def test_short_cpu_run_leaves_everything_a_user_looks_for(tiny_config, tmp_path)
         "quality/a_w1",
     ):
         assert tag in scalars
-    # the x axis is G updates
+    # the x axis is G updates; train/* at the end of each training_step that passes a multiple of
+    # model.log_every_n_updates (10): each takes the epoch's 20 batches here
     assert [e.step for e in events.Scalars("quality/a_w1")] == [20, 40]
+    assert [e.step for e in events.Scalars("train/g_loss")] == [20, 40]
+    # the figure TensorBoard shows is the PNG the GIF's frame was made from
+    (last,) = events.Images("figures/generated")[-1:]
+    assert last.encoded_image_string == (tmp_path / "frames" / "epoch002.png").read_bytes()
 
 
 def test_csv_logger_and_no_logger_runs(tmp_path):
@@ -122,3 +127,22 @@ def test_the_command_line_logs_one_line_per_epoch_to_a_file_and_ends_with_its_su
         "epoch 3/3 · 60 G updates · g_loss" in epochs[-1] and "shape_rmse" in epochs[-1] and "G updates/s" in epochs[-1]
     )
     assert len(text.splitlines()) < 20  # the whole log of a 3-epoch run
+
+
+def test_the_command_lines_start_up_is_not_collected_and_training_is():
+    """`cli` turns Python's garbage collection off for its start-up; before fit it freezes what start-up made and
+    turns collection on again. A `train` called from Python (collection on) leaves collection as it is."""
+    import gc
+
+    from curvegan.train import collect_from_here
+
+    frozen = gc.get_freeze_count()  # an in-process command line in an earlier test may have frozen some
+    collect_from_here()
+    assert gc.isenabled() and gc.get_freeze_count() == frozen
+    gc.disable()
+    try:
+        collect_from_here()
+        assert gc.isenabled() and gc.get_freeze_count() > frozen
+    finally:
+        gc.unfreeze()
+        gc.enable()

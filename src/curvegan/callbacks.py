@@ -109,7 +109,7 @@ class Monitor(L.Callback):
     def measure(self, trainer: L.Trainer, gan) -> None:
         from curvegan.plots import parameter_histogram  # matplotlib: only a run that draws imports it
 
-        per_member = self.evaluate(gan)
+        per_member = self.evaluate(gan, epoch=True)
         diverged = (gan.diverged_at >= 0).cpu()
         summary = summarize(per_member, ~diverged)
         step, epoch = gan.g_updates, trainer.current_epoch + 1
@@ -147,9 +147,9 @@ class Monitor(L.Callback):
                 if len(values):  # every member diverged or every sample undefined: nothing to count
                     add_histogram(tag, values, step)
 
-        frame = image = self.figure(gan, ranking, median_member, per_member, diverged, summary, epoch, step)
+        image = self.figure(gan, ranking, median_member, per_member, diverged, summary, epoch, step)
         # figures/ sorts first: TensorBoard's default dashboard opens with them
-        log_image(trainer, "figures/generated", image, step)
+        frame = log_image(trainer, "figures/generated", image, step)
         if several:
             kept = len(ranking) - int(diverged.sum())
             extremes = [ranking[0], median_member, ranking[max(0, kept - 1)]]
@@ -168,6 +168,8 @@ class Monitor(L.Callback):
             name = f"epoch{epoch:03d}.png"
             save_png(frame, Path(self.gif_path).parent / "frames" / name)
             self.frames.append(name)
+        for logger in trainer.loggers:  # what was logged this epoch, to the files (TensorBoard shows it)
+            logger.save()
 
     def figure(self, gan, ranking: list[int], median: int, per_member: dict, diverged, summary: dict, epoch, step):
         """The main figure, as RGB, for a TensorBoard card: one run's samples titled with its numbers; for an
@@ -243,24 +245,43 @@ def values(per_member: dict, names: list[str], k: int | None = None) -> str:
     return " · ".join(shown)
 
 
-def log_image(trainer: L.Trainer, tag: str, image: np.ndarray, step: int) -> None:
-    """An RGB image to every logger that takes images: TensorBoard's IMAGES tab, W&B's media."""
+def log_image(trainer: L.Trainer, tag: str, image: np.ndarray, step: int) -> bytes:
+    """An RGB image to every logger that takes images: TensorBoard's IMAGES tab (as `png`'s PNG, encoded once
+    here rather than again by TensorBoard's add_image), W&B's media. Returns the PNG."""
+    encoded = png(image)
     for logger in trainer.loggers:
-        add_image = getattr(logger.experiment, "add_image", None)
-        if add_image is not None:
-            add_image(tag, image, step, dataformats="HWC")
+        experiment = logger.experiment
+        if hasattr(experiment, "add_image") and hasattr(experiment, "_get_file_writer"):  # TensorBoard's writer
+            from tensorboard.compat.proto.summary_pb2 import Summary
+
+            height, width, _ = image.shape
+            picture = Summary.Image(height=height, width=width, colorspace=3, encoded_image_string=encoded)
+            experiment._get_file_writer().add_summary(Summary(value=[Summary.Value(tag=tag, image=picture)]), step)
+        elif hasattr(experiment, "add_image"):
+            experiment.add_image(tag, image, step, dataformats="HWC")
         elif hasattr(logger, "log_image"):
             logger.log_image(tag, [image], step=step)
+    return encoded
 
 
-def save_png(image: np.ndarray, path: Path) -> None:
-    """An RGB image as a PNG of 64 colours (a GIF frame has at most 256; line plots need far fewer): a third
-    of the size of the full-colour file, and no difference to see."""
+def png(image: np.ndarray) -> bytes:
+    """An RGB image as a PNG of 64 colours (a GIF frame has at most 256; line plots need far fewer): half the
+    size of the full-colour file and no difference to see; 9 ms for the 560 × 411 figure on one CPU thread,
+    against 22 ms for TensorBoard's own full-colour encoding (add_image)."""
+    import io
+
     from PIL import Image
 
+    out = io.BytesIO()
+    Image.fromarray(image).quantize(colors=64, method=Image.Quantize.FASTOCTREE).save(out, format="PNG")
+    return out.getvalue()
+
+
+def save_png(encoded: bytes, path: Path) -> None:
+    """A PNG's bytes to `path`, whole or not at all."""
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".partial")
-    Image.fromarray(image).quantize(colors=64, method=Image.Quantize.FASTOCTREE).save(partial, format="PNG")
+    partial.write_bytes(encoded)
     os.replace(partial, path)
 
 
@@ -307,10 +328,8 @@ class Progress(TQDMProgressBar):
         started, first = self._epoch_start or (time.perf_counter(), gan.g_updates)
         rate = (gan.g_updates - first) * gan.members / max(time.perf_counter() - started, 1e-9)
         parts = [f"epoch {trainer.current_epoch + 1}/{trainer.max_epochs}", f"{gan.g_updates} G updates"]
-        losses = trainer.callback_metrics
-        parts += [
-            f"{name} {losses[f'train/{name}'].item():.3f}" for name in ("g_loss", "d_loss") if f"train/{name}" in losses
-        ]
+        losses = gan.training_values
+        parts += [f"{name} {losses[f'train/{name}']:.3f}" for name in ("g_loss", "d_loss") if f"train/{name}" in losses]
         monitor = next((c for c in trainer.callbacks if isinstance(c, Monitor)), None)
         if monitor is not None and monitor.history and monitor.history[-1]["step"] == gan.g_updates:
             latest = {k: v for k, v in monitor.history[-1].items() if k not in ("epoch", "step", "worst")}

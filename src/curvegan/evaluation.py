@@ -42,8 +42,14 @@ class Evaluator:
             self._reference = Reference.of(gan.family, *self.reference_args, gan.device)
         return self._reference
 
-    def __call__(self, gan, each: Callable[[Tensor], None] | None = None) -> dict[str, Tensor]:
-        return evaluate(gan, self.n, self.seed, each, self.reference(gan) if self.generic else None)
+    def __call__(self, gan, each: Callable[[Tensor], None] | None = None, epoch: bool = False) -> dict[str, Tensor]:
+        """Every member's quality; `epoch`: for an epoch's end, where evaluation.generic=auto leaves the generic
+        metrics out from GENERIC_EVERY_EPOCH_BELOW members (they are in the final record whatever the size)."""
+        from curvegan.config import GENERIC_EVERY_EPOCH_BELOW
+
+        auto = self.generic == "auto" and (not epoch or gan.members < GENERIC_EVERY_EPOCH_BELOW)
+        generic = self.generic is True or auto
+        return evaluate(gan, self.n, self.seed, each, self.reference(gan) if generic else None)
 
 
 @torch.no_grad()

@@ -124,6 +124,7 @@ class GAN(L.LightningModule):
         self._noise_rng_state: Tensor | None = None  # restored from a checkpoint, applied at fit start
         self._stats_sum: Tensor | None = None  # training stats [4, members] summed since they were last logged
         self._stats_count = 0
+        self.training_values: dict[str, float] = {}  # train/* as last logged (the progress line shows the losses)
         self._any_frozen = False
         self._lean = False  # whether this fit takes its steps on the lean path (decided at fit start)
 
@@ -285,15 +286,21 @@ class GAN(L.LightningModule):
         stats = per_update.nan_to_num().sum(dim=0)
         self._stats_sum = stats if self._stats_sum is None else self._stats_sum + stats
         self._stats_count += len(per_update)
-        # self.log costs about a millisecond a value, so log the mean since the last log, every n G updates.
         every = self.hparams.log_every_n_updates
         if self.g_updates // every > (self.g_updates - len(per_update)) // every:
-            means = (self._stats_sum / self._stats_count)[:, self.diverged_at < 0]
-            names = ("train/g_loss", "train/d_loss", "train/p_real", "train/p_fake")
-            self.log_dict(dict(zip(names, means.median(dim=1).values, strict=True)))  # the median member's
-            # `step` sets the x axis of these values in every logger: G updates, not optimizer steps.
-            self.log("step", float(self.g_updates))
-            self._stats_sum, self._stats_count = None, 0
+            self.log_training()
+
+    def log_training(self) -> None:
+        """The median member's means since they were last logged, as `train/*` at this G update, straight to
+        every logger: Lightning's self.log costs about a millisecond a value (its result collection, then a flush
+        of every logger each time), for values that nothing in the loop reads. The loggers are flushed once an
+        epoch (curvegan.callbacks.Monitor)."""
+        means = (self._stats_sum / self._stats_count)[:, self.diverged_at < 0].median(dim=1).values.tolist()
+        names = ("train/g_loss", "train/d_loss", "train/p_real", "train/p_fake")
+        self.training_values = dict(zip(names, means, strict=True))
+        for logger in self.loggers:
+            logger.log_metrics(self.training_values, step=self.g_updates)  # the x axis: G updates
+        self._stats_sum, self._stats_count = None, 0
 
     # --- checkpoints ----------------------------------------------------------------------------------
 
