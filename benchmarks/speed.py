@@ -1,6 +1,6 @@
 """Speed of curvegan's training path against the floor, a plain PyTorch loop of the same GAN.
 
-    python benchmarks/speed.py [--accelerator cpu|gpu] [--pairs 3] [--updates 6000]
+    python benchmarks/speed.py [--accelerator cpu|gpu] [--pairs 3] [--updates 6000] [--baseline REV] [--ensemble 64]
 
 Every row is a whole process (imports and start-up included), run interleaved with the others `--pairs`
 times; the table shows medians. Rows:
@@ -12,6 +12,8 @@ times; the table shows medians. Rows:
 - curvegan, bare: the same with no logger and no callbacks
 - curvegan, start-up: a bare run of one G update, so its wall time is the process's start (imports, Hydra,
   validation, Lightning's set-up) up to the first G update, plus that update and the exit
+- with --ensemble K: the default run as an ensemble of K (its updates/s: steps of all K members at once)
+- with --baseline REV: the default run and the start-up (and the ensemble) with the code of git revision REV
 The ratio is wall time over the 1-thread plain loop's (the fair floor: same threads).
 """
 
@@ -86,6 +88,7 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=3, help="interleaved repetitions (medians are shown)")
     parser.add_argument("--updates", type=int, default=6000, help="G updates; a multiple of 300 (one epoch)")
     parser.add_argument("--baseline", help="a git revision whose default run and start-up to time as well")
+    parser.add_argument("--ensemble", type=int, help="also the default run as an ensemble of this many")
     args = parser.parse_args()
     epochs = max(1, args.updates // 300)
     updates = epochs * 300
@@ -106,10 +109,15 @@ def main() -> None:
             True,
         ),
     }
+    ensemble = train + [f"ensemble.size={args.ensemble}"]
+    if args.ensemble:
+        rows[f"curvegan, ensemble.size={args.ensemble}"] = (ensemble, True)
     env = baseline_env(args.baseline, tmp) if args.baseline else None
     if env is not None:
         rows[f"curvegan at {args.baseline}"] = (train, True)
         rows[f"start-up at {args.baseline}"] = (train + bare + one_update + ["evaluation.num_samples=2"], True)
+        if args.ensemble:
+            rows[f"ensemble.size={args.ensemble} at {args.baseline}"] = (ensemble, True)
     results: dict[str, list[dict]] = {name: [] for name in rows}
     for i in range(args.pairs):
         for name, (argv, module) in rows.items():

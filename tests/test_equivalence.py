@@ -279,8 +279,12 @@ def test_the_lean_adam_step_makes_adams_own_steps_to_the_bit(betas):
         else:
             assert fused_adam_step(direct)
         adam.step()
-        for group in (direct, adam):  # a decaying learning rate, as model.lr_decay sets it
-            group.param_groups[0]["lr"] *= 0.9
+        for optimizer in (direct, adam):  # a decaying learning rate, as model.lr_decay sets it
+            optimizer.param_groups[0]["lr"] *= 0.9
+        if step == 20:  # a resume: the state loaded from a checkpoint replaces the tensors the direct step holds
+            saved = copy.deepcopy(adam.state_dict())
+            direct.load_state_dict(saved)
+            adam.load_state_dict(copy.deepcopy(saved))
     for p, q in zip(mine, theirs, strict=True):
         assert torch.equal(p, q)
         for name in ("exp_avg", "exp_avg_sq", "step"):

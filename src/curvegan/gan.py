@@ -156,8 +156,11 @@ class GAN(L.LightningModule):
     def packed(self, features: Tensor) -> Tensor:
         """PacGAN (Lin et al., 2018): D scores `pack` samples at once, concatenated: [members, n, f] →
         [members, n / pack, pack · f]. Seeing several samples together lets D notice a lack of variety."""
+        pack = self.hparams.pack
+        if pack == 1:
+            return features
         members, n, f = features.shape
-        return features.reshape(members, n // self.hparams.pack, self.hparams.pack * f)
+        return features.reshape(members, n // pack, pack * f)
 
     def scores(self, samples: Tensor, condition: Any) -> tuple[Tensor, Tensor | None]:
         """D's logits [members, n / pack, 1] for samples [members, n, dim], and Q's code estimates (or None)."""

@@ -15,6 +15,9 @@ counts through them stops the run with a message naming the setting that turns t
 
 from __future__ import annotations
 
+import weakref
+from dataclasses import dataclass
+
 import torch
 from torch import Tensor
 from torch.optim import optimizer as torch_optimizer
@@ -88,50 +91,86 @@ def lean_step(optimizer, loss: Tensor, adjust) -> None:
 # device and dtype, every parameter with a gradient and its state (after the first step), no hooks, no gradient
 # scaler. Anything else is left to the optimizer's own step.
 ADAM_AS_FUSED = {"fused": True, "amsgrad": False, "maximize": False, "capturable": False, "differentiable": False}
+NO_GRAD = torch.no_grad()  # one, entered by each step (never nested): making one a step cost a few microseconds
+
+
+@dataclass
+class AdamTensors:
+    """An Adam's parameters and state, as its fused kernel takes them: looked up once, not at every step."""
+
+    params: list[Tensor]
+    exp_avgs: list[Tensor]
+    exp_avg_sqs: list[Tensor]
+    steps: list[Tensor]
+
+    @classmethod
+    def of(cls, optimizer) -> AdamTensors | None:
+        """None where the kernel cannot take `optimizer`'s step as Adam.step would (see ADAM_AS_FUSED)."""
+        if getattr(torch, "_fused_adam_", None) is None or type(optimizer) is not torch.optim.Adam:
+            return None
+        if len(optimizer.param_groups) != 1 or getattr(optimizer, "grad_scale", None) is not None:
+            return None
+        params, states = optimizer.param_groups[0]["params"], optimizer.state
+        first = params[0]
+        if any(p not in states or p.device != first.device or p.dtype != first.dtype for p in params):
+            return None  # before Adam's first step made its state, or tensors it would group
+        state = [states[p] for p in params]
+        return cls(params, *([s[name] for s in state] for name in ("exp_avg", "exp_avg_sq", "step")))
+
+    def current(self, optimizer) -> bool:
+        """Whether these are still `optimizer`'s tensors (loading a state dict replaces them)."""
+        groups = optimizer.param_groups
+        return (
+            len(groups) == 1
+            and groups[0]["params"] is self.params
+            and optimizer.state.get(self.params[0], {}).get("step") is self.steps[0]
+        )
+
+
+_tensors: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def fused_adam_step(optimizer) -> bool:
     """Take `optimizer`'s step by calling Adam's fused kernel (`torch._fused_adam_`) as Adam.step does, without the
-    wrappers around it (a profiler range, the compiler's guard, the grouping by device and dtype): for these
-    networks they cost about four times the kernel (0.08 of 0.1 ms a step on one CPU thread). Returns False,
-    having done nothing, where the optimizer or its state is anything but that case: the caller then calls
-    optimizer.step(). The same numbers to the bit as Adam.step (tests/test_equivalence.py)."""
-    kernel = getattr(torch, "_fused_adam_", None)
+    wrappers around it (a profiler range, the compiler's guard, the grouping by device and dtype, the lookup of
+    every parameter's state): for these networks they cost about four times the kernel (0.08 of 0.1 ms a step on
+    one CPU thread). Returns False, having done nothing, where the optimizer or its state is anything but that
+    case: the caller then calls optimizer.step(). The same numbers to the bit as Adam.step
+    (tests/test_equivalence.py)."""
     if (
-        kernel is None
-        or type(optimizer) is not torch.optim.Adam
-        or len(optimizer.param_groups) != 1
-        or optimizer._optimizer_step_pre_hooks
+        optimizer._optimizer_step_pre_hooks
         or optimizer._optimizer_step_post_hooks
         or getattr(torch_optimizer, "_global_optimizer_pre_hooks", True)
         or getattr(torch_optimizer, "_global_optimizer_post_hooks", True)
-        or getattr(optimizer, "grad_scale", None) is not None
         or getattr(optimizer, "found_inf", None) is not None
     ):
         return False
+    tensors = _tensors.get(optimizer)
+    if tensors is None or not tensors.current(optimizer):
+        tensors = AdamTensors.of(optimizer)
+        if tensors is None:
+            return False
+        _tensors[optimizer] = tensors
     group = optimizer.param_groups[0]
-    if any(group.get(name, not value) != value for name, value in ADAM_AS_FUSED.items()):
-        return False
     beta1, beta2 = group["betas"]
-    if group.get("decoupled_weight_decay", False) or not all(
-        isinstance(v, float | int) for v in (group["lr"], beta1, beta2)
+    if (
+        any(group.get(name, not value) != value for name, value in ADAM_AS_FUSED.items())
+        or group.get("decoupled_weight_decay", False)
+        or not all(isinstance(v, float | int) for v in (group["lr"], beta1, beta2))  # not tensors
     ):
-        return False  # AdamW's decay, or hyperparameters given as tensors
-    params, states = group["params"], optimizer.state
-    first = params[0]
-    if any(p.grad is None or p not in states or p.device != first.device or p.dtype != first.dtype for p in params):
         return False
-    state = [states[p] for p in params]
-    steps = [s["step"] for s in state]
-    with torch.no_grad():
-        torch._foreach_add_(steps, 1)
-        kernel(
-            params,
-            [p.grad for p in params],
-            [s["exp_avg"] for s in state],
-            [s["exp_avg_sq"] for s in state],
+    grads = [p.grad for p in tensors.params]
+    if any(g is None for g in grads):
+        return False
+    with NO_GRAD:
+        torch._foreach_add_(tensors.steps, 1)
+        torch._fused_adam_(
+            tensors.params,
+            grads,
+            tensors.exp_avgs,
+            tensors.exp_avg_sqs,
             [],
-            steps,
+            tensors.steps,
             amsgrad=False,
             lr=group["lr"],
             beta1=beta1,
