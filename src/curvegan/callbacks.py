@@ -280,8 +280,8 @@ def png(image: np.ndarray, colors: int | None = None) -> bytes:
 
 
 def save_png(image: np.ndarray, path: Path) -> None:
-    """An RGB image as a PNG of 64 colours, whole or not at all: a third of the size of the full-colour file and
-    no difference to see in a line plot (a GIF frame has at most 256; a colour bar shows steps)."""
+    """An RGB image as a PNG of 64 colours, whole or not at all: half the size of the full-colour file or less,
+    and no difference to see in a line plot (a GIF frame has at most 256; a colour bar shows steps)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".partial")
     partial.write_bytes(png(image, colors=64))
