@@ -203,18 +203,43 @@ def fixed_schemas() -> Iterator[tuple[str | None, str, type, str | None]]:
 GROUPS_OF_TARGETS = ("callbacks", "logger")  # groups that hold several nodes with a _target_ each
 
 
-def located(path: str, target: Any) -> type:
-    """The class a `_target_` names, or a ConfigError naming the key."""
+REQUIRED_GROUPS = ("data", "model", "objective", "trainer")  # a run needs one option of each
+
+
+def options(group: str) -> list[str]:
+    """The options of a config group: its YAML files in the package's configs."""
+    from importlib.resources import files
+
+    folder = files("curvegan.conf") / group
+    return sorted(p.name.removesuffix(".yaml") for p in folder.iterdir() if p.name.endswith(".yaml"))
+
+
+# The groups whose node builds a part of the model, and the kind of part (curvegan.registry).
+GROUP_KINDS = {"data": "family", "model": "model", "objective": "objective"}
+
+
+def located(path: str, target: Any, kind: str | None = None) -> type:
+    """The class a `_target_` of the user's config names (imported: the command line and the config files are
+    the user's own), or a ConfigError naming the key. Where the node builds a part of the model, the class must
+    be of that kind (a `model.generator._target_` names a network), and it is registered for this process, so
+    that the model builds it (curvegan.registry: what a checkpoint names is never imported)."""
     from hydra.utils import get_object
 
+    from curvegan import registry
+
+    found = None
     if isinstance(target, str) and target:
         try:
             found = get_object(target)
-            if isinstance(found, type):
-                return found
         except Exception:
             pass
-    raise refuse(f"{path}._target_", target, "an importable class (a dotted path)")
+    if not isinstance(found, type):
+        raise refuse(f"{path}._target_", target, "an importable class (a dotted path)")
+    if kind is not None:
+        if not registry.of_kind(kind, found):
+            raise refuse(f"{path}._target_", target, f"{registry.KINDS[kind].what}, not {found.__name__}")
+        registry.register(kind, found)
+    return found
 
 
 def declared_keys(cls: type) -> dict[str, Declared] | None:
@@ -260,10 +285,13 @@ def check_node(node: DictConfig, path: str, keys: dict[str, Declared] | None, wh
         if keys is not None and name not in keys:
             known = ", ".join(sorted(keys)) or "none"
             raise ConfigError(f"{dotted}={shown(value)}: not a key of {what} (its keys: {known})")
-        if isinstance(value, DictConfig) and "_target_" in value:
-            yield dotted, located(dotted, value._target_)
-            continue
         declared = keys[name] if keys is not None else None
+        if isinstance(value, DictConfig) and "_target_" in value:
+            kind = getattr(declared.rule, "kind", None) if declared is not None else None
+            if declared is not None and kind is None:  # a node where a value belongs: Hydra would build it
+                raise refuse(dotted, shown(value), declared.rule.allowed if declared.rule else "a value, not a node")
+            yield dotted, located(dotted, value._target_, kind)
+            continue
         if declared is None:
             continue
         if declared.keys is not None:  # a nested group of keys (ensemble, evaluation)
@@ -282,8 +310,10 @@ def walk(cfg: DictConfig) -> Iterator[tuple[str, type, DictConfig]]:
         if name == "hydra" or name in run_keys:
             continue
         value = value_of(cfg, name)
+        if name in REQUIRED_GROUPS and not (isinstance(value, DictConfig) and "_target_" in value):
+            raise refuse(str(name), shown(value), f"one of the {name} group's options ({', '.join(options(name))})")
         if isinstance(value, DictConfig) and "_target_" in value:
-            pending.append((str(name), located(str(name), value._target_)))
+            pending.append((str(name), located(str(name), value._target_, GROUP_KINDS.get(str(name)))))
         elif name in GROUPS_OF_TARGETS and isinstance(value, DictConfig | None):
             for member in value or {}:
                 child = value_of(value, member)

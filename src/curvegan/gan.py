@@ -16,11 +16,10 @@ from typing import Any
 
 import lightning as L
 import torch
-from hydra.utils import instantiate
 from torch import Tensor
 
-from curvegan import divergence, nets, stepping
-from curvegan.keys import BOOLEAN, Rule, choice, complete, key, node, number, optional, settings, whole
+from curvegan import divergence, nets, registry, stepping
+from curvegan.keys import BOOLEAN, SEED, Rule, a_node, choice, key, node, number, optional, settings, whole
 from curvegan.latents import PRIORS, Prior
 from curvegan.stepping import broadcast_members, clip_per_member
 from curvegan.variants import Variant
@@ -30,13 +29,17 @@ log = logging.getLogger(__name__)
 # The entries of the state dict that carry the member axis first: every network's weights, and the per-member
 # divergence record. Everything else (the figures' fixed inputs) is shared.
 MEMBER_AXIS = ("generator.", "discriminator.", "generator_ema.", "diverged_at")
-A_NODE = Rule(lambda v: isinstance(v, dict) and "_target_" in v, "a config node: a _target_ and its keys", "none")
+NETWORK = a_node("network", "a network (curvegan.nets): a _target_ and its keys")
 BETAS = Rule(lambda v: len(v) == 2 and all(0 <= b < 1 for b in v), "two numbers in [0, 1)", [0.5])
 
 
-def as_node(value: Any) -> dict:
-    """A config node for a part given as one (filled in with its class's defaults) or as the object itself."""
-    return complete(value) if isinstance(value, dict) else node(type(value), **asdict(value))
+def as_node(kind: str, value: Any, where: str) -> dict:
+    """A config node for a part given as one (its class looked up among the registered, its keys checked and
+    filled in with the defaults: curvegan.registry), or as the object itself (given in code: its class is
+    registered)."""
+    if isinstance(value, dict):
+        return registry.complete_node(kind, value, where)
+    return node(registry.register(kind, type(value)), **asdict(value))
 
 
 @torch.no_grad()
@@ -65,9 +68,13 @@ class GAN(L.LightningModule):
         latent: str = key("normal", choice(*PRIORS), "noise: normal, uniform on [-1, 1], or mixture (narrow modes)")
         latent_modes: int = key(8, whole(2), "latent=mixture: modes per coordinate, evenly spaced on [-1, 1]")
         latent_spread: float = key(0.02, number(above=0), "latent=mixture: each mode's standard deviation")
-        generator: Any = key(node(nets.EnsembleMLP), A_NODE, "G: a network (curvegan.nets) and its keys")
-        discriminator: Any = key(node(nets.EnsembleMLP), A_NODE, "D: a network (curvegan.nets) and its keys")
-        variant: Any = key(node(Variant), A_NODE, "what G is fed and D reads (model=cgan, model=infogan)")
+        generator: Any = key(node(nets.EnsembleMLP), NETWORK, "G: a network (curvegan.nets) and its keys")
+        discriminator: Any = key(node(nets.EnsembleMLP), NETWORK, "D: a network (curvegan.nets) and its keys")
+        variant: Any = key(
+            node(Variant),
+            a_node("variant", "a variant (curvegan.variants)"),
+            "what G is fed and D reads (model=cgan, model=infogan)",
+        )
         d_steps: int = key(1, whole(1), "D updates before each G update")
         g_lr: float = key(2e-4, number(above=0), "G's Adam learning rate")
         d_lr: float = key(2e-4, number(above=0), "D's Adam learning rate")
@@ -89,30 +96,41 @@ class GAN(L.LightningModule):
         from curvegan.objectives import NonSaturatingBCE
 
         super().__init__()
-        c = settings(GAN, config)
-        parts = {name: as_node(getattr(c, name)) for name in ("generator", "discriminator", "variant")}
+        # What a checkpoint records is data: every part is built by curvegan.registry (nothing named is imported,
+        # every key checked against its rule), never by Hydra's instantiate.
+        for name, value, rule in (("members", members, whole(1)), ("seed", seed, SEED)):
+            if (allowed := rule(value)) is not None:
+                raise registry.NotBuildable(f"{name}={value}: must be {allowed}")
+        parts = ("generator", "discriminator", "variant")
+        c = settings(GAN, registry.checked(GAN, {k: v for k, v in config.items() if k not in parts}, "model"))
+        kinds = {"generator": "network", "discriminator": "network", "variant": "variant"}
+        nodes = {n: as_node(kinds[n], config.get(n, getattr(c, n)), f"model.{n}") for n in parts}
         self.save_hyperparameters(
             {
-                "family": as_node(family if family is not None else Quadratic()),
+                "family": as_node("family", family if family is not None else Quadratic(), "data"),
                 "members": members,
                 "seed": seed,
-                "objective": as_node(objective if objective is not None else NonSaturatingBCE()),
+                "objective": as_node(
+                    "objective", objective if objective is not None else NonSaturatingBCE(), "objective"
+                ),
                 **asdict(c),
-                **parts,
+                **nodes,
             }
         )
         hp = self.hparams
         self.automatic_optimization = False
-        self.family = instantiate(hp.family, _convert_="all")
-        self.objective = instantiate(hp.objective, _convert_="all")
-        self.variant: Variant = instantiate(hp.variant, _convert_="all")
+        self.family = registry.build("family", hp.family, "data")
+        self.objective = registry.build("objective", hp.objective, "objective")
+        self.variant: Variant = registry.build("variant", hp.variant, "model.variant")
         self.variant.bind(self)
         self.prior = Prior(hp.latent, hp.latent_modes, hp.latent_spread)
         variant, dim = self.variant, self.family.dim
         g_inputs = hp.latent_dim + variant.extra_inputs
         d_inputs, d_outputs = (dim + variant.condition_features) * hp.pack, 1 + variant.code_outputs * hp.pack
-        self.generator = instantiate(hp.generator, members, g_inputs, dim, _convert_="all")
-        self.discriminator = instantiate(hp.discriminator, members, d_inputs, d_outputs, _convert_="all")
+        self.generator = registry.build("network", hp.generator, "model.generator", members, g_inputs, dim)
+        self.discriminator = registry.build(
+            "network", hp.discriminator, "model.discriminator", members, d_inputs, d_outputs
+        )
         # An exponential moving average of the generator's weights, used for every sample when set.
         self.generator_ema = copy.deepcopy(self.generator).requires_grad_(False) if hp.g_ema else None
         # Fixed inputs for the figures (the same for every member), so successive epochs show the same samples.
@@ -339,3 +357,6 @@ class GAN(L.LightningModule):
             why = "the gradients are clipped before 16-bit loss scaling is undone"
             return "trainer.precision", precision, f"bf16-mixed or 32-true with model.grad_clip: {why}"
         return None
+
+
+registry.register("model", GAN)

@@ -33,6 +33,7 @@ class Rule:
     allowed: str
     bad: Any
     doc: str | None = None  # what docs/config.md says, where `allowed` depends on the machine
+    kind: str | None = None  # a key that holds a config node: the kind of part it builds (curvegan.registry)
 
     def __call__(self, value: Any) -> str | None:
         """None when the value is allowed, else what is allowed."""
@@ -182,13 +183,14 @@ def node(cls: type, **overrides: Any) -> dict:
     return {"_target_": target(cls), **defaults(cls), **overrides}
 
 
-def complete(config: dict) -> dict:
-    """A config node with every key its class declares: the given values over the defaults, nested nodes too."""
-    from hydra.utils import get_object
+def complete_with(cls: type, given: dict) -> dict:
+    """The config node of `cls` with every key it declares: the given values over the defaults."""
+    return {"_target_": target(cls), **defaults(cls), **given}
 
-    filled = {"_target_": config["_target_"], **defaults(get_object(config["_target_"]))}
-    filled |= {k: v for k, v in config.items() if k not in ("_target_", "_partial_")}
-    return {k: complete(v) if isinstance(v, dict) and "_target_" in v else v for k, v in filled.items()}
+
+def a_node(kind: str, what: str) -> Rule:
+    """A key that holds a config node of a kind of part (curvegan.registry builds it): a _target_ and its keys."""
+    return Rule(lambda v: isinstance(v, dict) and "_target_" in v, f"a config node of {what}", "none", kind=kind)
 
 
 def schema(cls: type, target_path: str | None = None) -> type:

@@ -50,7 +50,27 @@ def gradient(critic: Callable[[Tensor], Tensor], inputs: Tensor) -> Tensor:
 
 
 @dataclass
-class NonSaturatingBCE:
+class Objective:
+    """What every objective is (the kind curvegan.registry builds for `objective=`): D's and G's losses, per
+    member, and an optional penalty on D. Subclasses are dataclasses of their keys with a `name`."""
+
+    @property
+    def penalized(self) -> bool:
+        """Whether D's loss has a `penalty` term."""
+        return False
+
+    def d_loss(self, real: Tensor, fake: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def g_loss(self, fake: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def penalty(self, critic, real: Tensor, fake: Tensor, uniform) -> Tensor | None:
+        return None
+
+
+@dataclass
+class NonSaturatingBCE(Objective):
     """Goodfellow et al.'s GAN with the generator's fakes labelled "real" (the seed's objective).
 
     Every objective takes `r1`: the R1 penalty (Mescheder et al., 2018), r1/2 · E‖∇D(real)‖², which keeps D

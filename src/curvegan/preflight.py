@@ -117,9 +117,9 @@ def resolve_ckpt_path(cfg: DictConfig) -> str | None:
 
 def memory_estimate(cfg: DictConfig) -> dict[str, tuple[list[str], float]]:
     """Bytes a run needs at its peak, by part: {part: (the keys that size it, bytes)}."""
-    from hydra.utils import instantiate
+    from curvegan.registry import build
 
-    family = instantiate(cfg.data, _convert_="all")
+    family = build("family", OmegaConf.to_container(cfg.data, resolve=True), "data")
     k, data, model = cfg.ensemble.size, cfg.data, cfg.model
     dim, batch = family.dim, data.batch_size
     inputs = model.latent_dim + 4  # a variant's extra inputs (condition, codes) are a few more
@@ -182,9 +182,9 @@ def check_memory(cfg: DictConfig) -> None:
             f"{key}={_value(cfg, key)}: needs about {gb(total)} of memory (mostly {part}), this machine has"
             f" {gb(have)} available"
         )
-    from hydra.utils import instantiate
+    from curvegan.registry import build
 
-    dim = instantiate(cfg.data, _convert_="all").dim
+    dim = build("family", OmegaConf.to_container(cfg.data, resolve=True), "data").dim
     samples = 4 * cfg.ensemble.size * cfg.evaluation.num_samples * dim
     path = Path(cfg.run_dir).absolute()
     existing = next(p for p in [path, *path.parents] if p.exists())
@@ -208,16 +208,17 @@ NOT_COMPARED = {"log_every_n_updates", "preview_samples", "lean_steps"}  # setti
 
 def model_settings(cfg: DictConfig) -> dict:
     """What the model of this config is built from, as its checkpoint records it (GAN's hyperparameters)."""
-    from curvegan.keys import complete
+    from curvegan.registry import complete_node
 
     model = OmegaConf.to_container(cfg.model, resolve=True)
     model.pop("_target_")
+    kinds = {"generator": "network", "discriminator": "network", "variant": "variant"}
     return {
-        "family": complete(OmegaConf.to_container(cfg.data, resolve=True)),
+        "family": complete_node("family", OmegaConf.to_container(cfg.data, resolve=True), "data"),
         "members": cfg.ensemble.size,
         "seed": cfg.seed,
-        "objective": complete(OmegaConf.to_container(cfg.objective, resolve=True)),
-        **{k: complete(v) if isinstance(v, dict) and "_target_" in v else v for k, v in model.items()},
+        "objective": complete_node("objective", OmegaConf.to_container(cfg.objective, resolve=True), "objective"),
+        **{k: complete_node(kinds[k], v, f"model.{k}") if k in kinds else v for k, v in model.items()},
     }
 
 

@@ -27,10 +27,15 @@ class SampleError(ValueError):
 
 def load_checkpoint(path: str | Path, member: int = 0):
     """Member `member` of a trained ensemble as a one-member model (on the CPU, eval mode), from a Lightning
-    checkpoint."""
-    import torch
-    from hydra.utils import get_object
+    checkpoint.
 
+    A checkpoint is data: it is read with `weights_only=True` (tensors and plain values only), and the classes
+    its hyperparameters name (the model, the family, the networks, the variant, the objective) are looked up
+    among the registered ones and built from checked keys (curvegan.registry); nothing it names is imported
+    or called. Anything else is refused (SampleError, one line naming the node)."""
+    import torch
+
+    from curvegan import registry
     from curvegan.gan import GAN
 
     path = Path(path)
@@ -43,14 +48,20 @@ def load_checkpoint(path: str | Path, member: int = 0):
     keys = ("state_dict", "hyper_parameters")
     if not isinstance(ckpt, dict) or any(k not in ckpt for k in keys) or "family" not in ckpt["hyper_parameters"]:
         raise SampleError(f"ckpt_path={path}: not a curvegan checkpoint (needs {', '.join(keys)} with a family)")
-    hparams = dict(ckpt["hyper_parameters"])
+    hparams = ckpt["hyper_parameters"]
+    if not (isinstance(hparams, dict) and all(isinstance(k, str) for k in hparams)):
+        raise SampleError(f"ckpt_path={path}: not a curvegan checkpoint (hyper_parameters is not a dict of keys)")
     members = hparams.get("members", 1)
+    if not (isinstance(members, int) and members >= 1):
+        raise SampleError(f"ckpt_path={path}: not a curvegan checkpoint (members={members})")
     if not (isinstance(member, int) and 0 <= member < members):
         raise SampleError(f"member={member}: must be a member of this ensemble, 0 to {members - 1}")
     try:
-        cls = get_object(ckpt.get("curvegan_model", "curvegan.gan.GAN"))
+        cls = registry.resolve("model", ckpt.get("curvegan_model", "curvegan.gan.GAN"), "curvegan_model")
         gan = cls(**{**hparams, "members": 1})
         gan.load_state_dict(GAN.member_state_dict(ckpt["state_dict"], member))
+    except registry.NotBuildable as err:
+        raise SampleError(f"ckpt_path={path}: refused, it names what curvegan does not build: {err}") from None
     except Exception as err:
         reason = str(err).splitlines()[0] if str(err) else type(err).__name__
         raise SampleError(f"ckpt_path={path}: not a curvegan checkpoint ({reason})") from None

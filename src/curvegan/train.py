@@ -81,9 +81,10 @@ def build(cfg: DictConfig):
     """The data module, the model, the callbacks, the loggers and the trainer the config describes."""
     from hydra.utils import get_object, instantiate
 
+    from curvegan import registry
     from curvegan.data import RealData
 
-    family = instantiate(cfg.data, _convert_="all")
+    family = registry.build("family", OmegaConf.to_container(cfg.data, resolve=True), "data")
     datamodule = RealData(family, members=cfg.ensemble.size, seed=cfg.seed)
     # The model builds its parts (networks, variant, objective) from their config nodes, and keeps them as such
     # in its checkpoints' hyperparameters.
@@ -157,7 +158,7 @@ def train(cfg: DictConfig) -> dict:
     start = time.perf_counter()
     try:
         try:
-            trainer.fit(model, datamodule=datamodule, ckpt_path=resolve_ckpt_path(cfg))
+            trainer.fit(model, datamodule=datamodule, ckpt_path=resolve_ckpt_path(cfg), weights_only=True)
         except SIGTERMException:  # Lightning saw the signal first (at an epoch's end): the same stop
             raise (stop and stop.stopped(model)) or Interrupted(signal.SIGTERM) from None
         if stop is not None and stop.stopped(model) is not None:  # a signal as fit ended: the run stops there
@@ -300,6 +301,25 @@ def run_main() -> None:
     except OSError as err:  # a file or folder Hydra could not make
         print(f"curvegan.train: {err.filename or ''}: {err.strerror or err}", file=sys.stderr)
         sys.exit(2)
+    except ValueError as err:  # Hydra's own, for a group set to null on the command line
+        if "Config group override" not in str(err):
+            raise
+        print(f"curvegan.train: {null_group()}", file=sys.stderr)
+        sys.exit(2)
+
+
+def null_group() -> str:
+    """The command line's `GROUP=null` (Hydra refuses it with a ValueError that names no group), as a refusal."""
+    from curvegan.config import options
+
+    for arg in sys.argv[1:]:
+        name, _, value = arg.lstrip("+").partition("=")
+        if value in ("null", "None", "~") and "." not in name:
+            try:
+                return f"{name}={value}: must be one of the {name} group's options ({', '.join(options(name))})"
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+    return "a config group set to null: give one of its options"
 
 
 if __name__ == "__main__":

@@ -130,9 +130,9 @@ class Conditional(Variant):
 
     @classmethod
     def check(cls, node, cfg):
-        from hydra.utils import get_object
+        from curvegan.registry import resolve
 
-        family = get_object(cfg.data._target_)
+        family = resolve("family", cfg.data._target_, "data")
         if family.parameter is None:
             return (
                 "model",
