@@ -4,7 +4,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from curvegan.keys import register_schemas
+from curvegan.schemas import register_schemas
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 

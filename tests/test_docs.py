@@ -3,13 +3,13 @@
 import re
 from pathlib import Path
 
-from curvegan.keys import reference
+from curvegan.schemas import reference
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_the_key_reference_is_current():
-    """docs/config.md is what `python -m curvegan.keys` prints: regenerate it after declaring a key."""
+    """docs/config.md is what `python -m curvegan.schemas` prints: regenerate it after declaring a key."""
     assert (ROOT / "docs" / "config.md").read_text() == reference()
 
 

@@ -36,7 +36,8 @@ def test_no_undefined_value_reaches_a_logger_and_scalars_histograms_and_figures_
 
 
 def declared(*names):
-    from curvegan.metrics import declarations, known
+    from curvegan.metrics import declarations
+    from curvegan.registry import known_metrics as known
 
     known()
     return declarations(names)

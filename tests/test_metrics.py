@@ -5,7 +5,8 @@ import torch
 
 from curvegan.families.modes import Modes
 from curvegan.families.quadratic import Quadratic, fit_a, quadratic_curves
-from curvegan.metrics import METRICS, known, summarize
+from curvegan.metrics import METRICS, summarize
+from curvegan.registry import known_metrics as known
 
 UNIFORM = Quadratic(a_min=1.0, a_max=2.0)
 X = UNIFORM.x
@@ -82,7 +83,7 @@ def test_every_family_and_variant_produces_exactly_the_metrics_it_declares():
 
     from curvegan.evaluation import evaluate
     from curvegan.gan import GAN
-    from curvegan.keys import extensions
+    from curvegan.registry import extensions
 
     known()
     for family in extensions("data"):

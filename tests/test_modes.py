@@ -9,7 +9,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from conftest import TINY, compose_config
 from curvegan.gan import GAN
 from curvegan.latents import drawing_from
-from curvegan.objectives import objectives
+from curvegan.registry import named
 from curvegan.train import train
 
 
@@ -20,7 +20,7 @@ def test_pacgan_scores_packs_of_curves():
     assert logits.shape == (2, 8, 1)  # one score per pack of 4
 
 
-@pytest.mark.parametrize("objective", sorted(objectives()))
+@pytest.mark.parametrize("objective", sorted(named("objective")))
 def test_every_objective_trains_with_packs(tmp_path, objective):
     cfg = compose_config(
         *TINY,

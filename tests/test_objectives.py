@@ -5,10 +5,11 @@ import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from conftest import compose_config
-from curvegan.objectives import Hinge, LeastSquares, NonSaturatingBCE, WassersteinGP, objectives
+from curvegan.objectives import Hinge, LeastSquares, NonSaturatingBCE, WassersteinGP
+from curvegan.registry import named
 from curvegan.train import train
 
-OBJECTIVES = objectives()
+OBJECTIVES = named("objective")
 
 
 @pytest.mark.parametrize("name", sorted(OBJECTIVES))

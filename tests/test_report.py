@@ -8,7 +8,8 @@ import re
 import numpy as np
 import pytest
 
-from curvegan.metrics import declarations, known
+from curvegan.metrics import declarations
+from curvegan.registry import known_metrics as known
 from curvegan.report import main as report
 from curvegan.verdicts import beats, difference_interval, median_interval
 

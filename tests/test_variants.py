@@ -12,7 +12,7 @@ from conftest import compose_config
 from curvegan.evaluation import evaluate
 from curvegan.families.quadratic import Quadratic, quadratic_curves
 from curvegan.gan import GAN
-from curvegan.objectives import objectives
+from curvegan.registry import named
 from curvegan.sample import SampleError, sample
 from curvegan.train import train
 from curvegan.variants.cgan import Conditional
@@ -72,7 +72,7 @@ TINY_VARIANT = [
 
 
 @pytest.mark.parametrize("model", ["cgan", "infogan"])
-@pytest.mark.parametrize("objective", sorted(objectives()))
+@pytest.mark.parametrize("objective", sorted(named("objective")))
 def test_every_objective_trains_each_variant(tmp_path, model, objective):
     cfg = compose_config(
         f"model={model}",

@@ -19,22 +19,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from hydra.errors import CompactHydraException
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from curvegan.errors import ConfigError, refuse
 from curvegan.keys import BOOLEAN, SEED, TEXT, Declared, Rule, choice, either, key, keys_of, optional, whole
-
-
-class ConfigError(CompactHydraException):
-    """A config value that cannot work. Hydra prints it as its one-line message, with no traceback."""
-
-
-def refuse(key: str, value: Any, allowed: str) -> ConfigError:
-    shown = OmegaConf.to_container(value) if isinstance(value, DictConfig | ListConfig) else value
-    return ConfigError(f"{key}={shown}: must be {allowed}")
-
 
 # --- the run's own keys ---------------------------------------------------------------------------------
 
@@ -178,24 +168,6 @@ def ensure_dir(path: str) -> str:
 
 
 RESOLVERS = {"ensure_dir": ensure_dir}
-
-
-def fixed_schemas() -> Iterator[tuple[str | None, str, type, str | None]]:
-    """(group, name, declaring class, _target_ or None for the class's own) of every schema that is not an
-    extension point's."""
-    from curvegan import callbacks, gan
-
-    groups = [
-        (name, Any, field(default=None)) for name in ("data", "model", "objective", "trainer", *GROUPS_OF_TARGETS)
-    ]
-    yield None, "run_schema", dataclasses.make_dataclass("Run", groups, bases=(Run,)), ""
-    yield "model", "gan_schema", gan.GAN, None
-    yield "trainer", "trainer_schema", TrainerKeys, "lightning.pytorch.Trainer"
-    for name, cls in callbacks.CALLBACKS.items():
-        yield "callbacks", f"{name}_schema", cls, None
-    for path, declared in EXTERNAL.items():
-        if declared is not TrainerKeys:
-            yield "logger", f"{path.rsplit('.', 1)[1].removesuffix('Logger').lower()}_schema", declared, path
 
 
 # --- validation -------------------------------------------------------------------------------------------

@@ -1,23 +1,23 @@
 """Config keys, each declared once by the class that uses it: a dataclass field with its default, the rule its
 value must meet and a line of help (`key`). Everything else is derived from those declarations: the Hydra
-schemas that give each YAML file its defaults and types (`register_schemas`), the validation that refuses a bad
-value in one line (curvegan.config), the table of the refusal test, and docs/config.md (`python -m curvegan.keys`).
+schemas that give each YAML file its defaults and types (curvegan.schemas), the validation that refuses a bad
+value in one line (curvegan.config), the table of the refusal test, and docs/config.md (`python -m
+curvegan.schemas`). This module is the vocabulary every other one uses, and imports nothing of curvegan.
 
 A class declares its keys by being a dataclass of them (a family, a variant, an objective) or by a nested
 dataclass `Config` (a LightningModule, a network, a callback); `keys_of(cls)` finds them either way. The
-extension points are found by their module: every module in curvegan/families/ and curvegan/variants/, and
-every class of curvegan/objectives.py, that has a `name` of its own is registered as `<group>/<name>_schema`.
+extension points are found by their module (curvegan.registry.extensions): every module in curvegan/families/
+and curvegan/variants/, and every class of curvegan/objectives.py, that has a `name` of its own is registered
+as `<group>/<name>_schema` (curvegan.schemas).
 """
 
 from __future__ import annotations
 
 import copy
 import dataclasses
-import importlib
 import math
-import pkgutil
 import typing
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -206,105 +206,3 @@ def schema(cls: type, target_path: str | None = None) -> type:
 def settings(cls: type, given: dict) -> Any:
     """`cls`'s declared keys as its Config: the given values over the defaults (an unknown key: TypeError)."""
     return owner(cls)(**given)
-
-
-# --- extension points: found by their module ------------------------------------------------------------
-
-EXTENSIONS = {  # config group: the package (each module a candidate) or module holding its options
-    "data": "curvegan.families",
-    "model/variant": "curvegan.variants",
-    "objective": "curvegan.objectives",
-}
-
-
-def extensions(group: str) -> Iterator[type]:
-    """Every class of a group's package or module that names itself (`name` in its own namespace)."""
-    root = importlib.import_module(EXTENSIONS[group])
-    modules = [root]
-    if hasattr(root, "__path__"):
-        modules += [importlib.import_module(f"{root.__name__}.{m.name}") for m in pkgutil.iter_modules(root.__path__)]
-    seen = set()
-    for module in modules:
-        for value in vars(module).values():
-            if isinstance(value, type) and "name" in value.__dict__ and value.__module__ == module.__name__:
-                if value not in seen:
-                    seen.add(value)
-                    yield value
-
-
-def register_schemas() -> None:
-    """Put every schema in Hydra's ConfigStore: the extension points' (`<group>/<name>_schema`) and the fixed
-    ones (`curvegan.config.fixed_schemas`); and curvegan's resolvers in OmegaConf."""
-    from hydra.core.config_store import ConfigStore
-    from omegaconf import OmegaConf
-
-    from curvegan import import_lightning
-
-    import_lightning()  # the fixed schemas' classes (the model, the callbacks) import it: its lean import first
-    from curvegan.config import RESOLVERS, fixed_schemas
-
-    for name, resolver in RESOLVERS.items():
-        if not OmegaConf.has_resolver(name):
-            OmegaConf.register_new_resolver(name, resolver)
-    store = ConfigStore.instance()
-    for group in EXTENSIONS:
-        for cls in extensions(group):
-            store.store(group=group, name=f"{cls.name}_schema", node=schema(cls))
-    for group, name, cls, target_path in fixed_schemas():
-        store.store(group=group, name=name, node=schema(cls, target_path))
-
-
-# --- the reference of every key: docs/config.md --------------------------------------------------------------
-
-
-def reference() -> str:
-    """Every key of every group, with its default, what it allows and what it does, as markdown (docs/config.md)."""
-    from curvegan import callbacks, config, nets, sample
-    from curvegan.gan import GAN
-
-    sections = [("The run (configs/train.yaml)", "", config.Run)]
-    sections += [(f"data={cls.name}", "data.", cls) for cls in extensions("data")]
-    sections += [("model (configs/model/mlp.yaml)", "model.", GAN)]
-    sections += [
-        (f"model.{net}: {nets.EnsembleMLP.__name__}", f"model.{net}.", nets.EnsembleMLP)
-        for net in ("generator", "discriminator")
-    ]
-    sections += [(f"model.variant={cls.name}", "model.variant.", cls) for cls in extensions("model/variant")]
-    sections += [(f"objective={cls.name}", "objective.", cls) for cls in extensions("objective")]
-    sections += [("trainer (lightning.pytorch.Trainer)", "trainer.", config.TrainerKeys)]
-    sections += [(f"callbacks.{name}", f"callbacks.{name}.", cls) for name, cls in callbacks.CALLBACKS.items()]
-    sections += [
-        (f"logger.{path.rsplit('.', 1)[1].removesuffix('Logger').lower()} ({path})", "", keys)
-        for path, keys in config.EXTERNAL.items()
-        if keys is not config.TrainerKeys
-    ]
-    sections += [("python -m curvegan.sample", "", sample.SampleKeys)]
-    lines = [
-        "# Every config key",
-        "",
-        "Made from the keys' declarations by `python -m curvegan.keys > docs/config.md` (a test checks it is current).",
-        "Each key is declared once, by the class that uses it: its default, the rule a value must meet (a value",
-        "outside it is refused in one line before anything is written) and what it does.",
-    ]
-    for title, prefix, cls in sections:
-        if title.startswith("logger."):
-            prefix = title.split(" ")[0] + "."
-        lines += ["", f"## {title}", "", "| key | default | allowed | what it does |", "| --- | --- | --- | --- |"]
-        lines += [_row(prefix, name, declared) for name, declared in keys_of(cls).items()]
-    return "\n".join(lines) + "\n"
-
-
-def _row(prefix: str, name: str, declared: Declared) -> str:
-    if declared.keys is not None:
-        return "\n".join(_row(f"{prefix}{name}.", n, d) for n, d in declared.keys.items())
-    default = declared.default
-    if isinstance(default, dict) and "_target_" in default:
-        default = default["_target_"].rsplit(".", 1)[1]
-    shown = "null" if default is None else str(default).lower() if isinstance(default, bool) else str(default)
-    rule = declared.rule
-    allowed = (rule.doc or rule.allowed) if rule else ""
-    return f"| `{prefix}{name}` | `{shown}` | {allowed} | {declared.help} |"
-
-
-if __name__ == "__main__":
-    print(reference(), end="")

@@ -50,15 +50,6 @@ def declarations(names) -> dict[str, dict]:
     return {name: {k: v for k, v in asdict(METRICS[name]).items() if k != "name"} for name in names}
 
 
-def known() -> dict[str, Metric]:
-    """Every metric curvegan's own families, variants and generic metrics declare."""
-    from curvegan.keys import extensions
-
-    for group in ("data", "model/variant"):
-        list(extensions(group))
-    return METRICS
-
-
 OBJECTIVE = declare(
     "objective", "lower", "what sweeps minimise: the family's own sum of errors (curves: shape_rmse + a_w1)"
 )

@@ -161,10 +161,3 @@ class WassersteinGP(NonSaturatingBCE):
         penalty = self.gp_weight * member_mean((grad.norm(dim=-1) - 1) ** 2)
         r1 = super().penalty(critic, real, fake, uniform)
         return penalty if r1 is None else penalty + r1
-
-
-def objectives() -> dict[str, type]:
-    """Every objective, by name (objective=NAME)."""
-    from curvegan.keys import extensions
-
-    return {cls.name: cls for cls in extensions("objective")}

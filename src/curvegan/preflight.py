@@ -11,7 +11,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from curvegan.config import ConfigError, refuse
+from curvegan.errors import ConfigError, refuse
 
 # What a run writes into its run dir (besides Hydra's .hydra/ and the log): a dir holding any of these holds a run.
 RUN_OUTPUTS = ("checkpoints", "metrics.json", "samples.npy", "tensorboard", "csv", "wandb", "progress.gif", "frames")

@@ -18,12 +18,51 @@ each is of its kind (a `model.generator._target_` must name a network) and regis
 
 from __future__ import annotations
 
+import importlib
 import inspect
-from collections.abc import Callable
+import pkgutil
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from curvegan.keys import Declared, complete_with, extensions, keys_of, target
+from curvegan.keys import Declared, complete_with, keys_of, target
+
+EXTENSIONS = {  # config group: the package (each module a candidate) or module holding its options
+    "data": "curvegan.families",
+    "model/variant": "curvegan.variants",
+    "objective": "curvegan.objectives",
+}
+
+
+def extensions(group: str) -> Iterator[type]:
+    """Every class of a group's package or module that names itself (`name` in its own namespace)."""
+    root = importlib.import_module(EXTENSIONS[group])
+    modules = [root]
+    if hasattr(root, "__path__"):
+        modules += [importlib.import_module(f"{root.__name__}.{m.name}") for m in pkgutil.iter_modules(root.__path__)]
+    seen = set()
+    for module in modules:
+        for value in vars(module).values():
+            if isinstance(value, type) and "name" in value.__dict__ and value.__module__ == module.__name__:
+                if value not in seen:
+                    seen.add(value)
+                    yield value
+
+
+def named(group: str) -> dict[str, type]:
+    """The options of an extension point, by name: `named("objective")["hinge"]` is objective=hinge's class."""
+    return {cls.name: cls for cls in extensions(group)}
+
+
+def known_metrics() -> dict:
+    """Every metric curvegan's own families, variants and generic metrics declare (declared as their modules
+    are imported)."""
+    from curvegan import generic  # noqa: F401  (declares the generic metrics)
+    from curvegan.metrics import METRICS
+
+    for group in ("data", "model/variant"):
+        list(extensions(group))
+    return METRICS
 
 
 class NotBuildable(ValueError):

@@ -25,7 +25,7 @@ import statistics
 import sys
 from pathlib import Path
 
-from curvegan.verdicts import as_array, beats, difference_interval, median_interval
+from curvegan.verdicts import as_array, beats, difference_interval, median_interval, towards_worse
 
 # Overrides that change how a job runs, not what it trains: they do not make a setting.
 NOT_A_SETTING = ("cpu_threads", "logger", "callbacks", "hydra", "trainer.enable_progress_bar", "evaluation")
@@ -118,20 +118,6 @@ def declarations(jobs: list[dict]) -> dict[str, dict]:
         for name, declaration in job["declarations"].items():
             declared.setdefault(name, declaration)
     return declared
-
-
-def percentile(values: list[float], q: float) -> float:
-    """The q-th percentile (linear between order statistics, as numpy's default)."""
-    ordered = sorted(values)
-    position = (len(ordered) - 1) * q / 100
-    low, high = math.floor(position), math.ceil(position)
-    a, b = ordered[low], ordered[high]
-    return a + (b - a) * (position - low) if a != b else a
-
-
-def towards_worse(values: list[float], q: float, better: str) -> float:
-    """The q-th percentile counted from the best end: for lower-is-better the q-th, else the (100 − q)-th."""
-    return percentile(values, q if better == "lower" else 100 - q)
 
 
 def groups(rows: list[dict]) -> dict[str, list[dict]]:
@@ -280,7 +266,12 @@ def main(argv: list[str] | None = None) -> None:
     strip_figure(
         rows, [line[0] for line in table], metrics[:3] if args.metrics else metrics[1:3], declared, out / "report.png"
     )
-    history_figure(jobs, [m for m in headline if declared[m]["better"]][:2], out / "report_history.png")
+    varying = [k for k in varying_keys(jobs) if k != "seed"]
+    by_setting: dict[str, list[dict]] = {}
+    for job in jobs:
+        if job.get("history"):
+            by_setting.setdefault(setting_of(job, varying), []).append(job)
+    history_figure(by_setting, [m for m in headline if declared[m]["better"]][:2], out / "report_history.png")
     print(f"wrote {out / 'report.csv'}, {out / 'report.png'} and {out / 'report_history.png'}", file=sys.stderr)
 
 

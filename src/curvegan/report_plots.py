@@ -39,7 +39,7 @@ def common_prefix(settings: list[str]) -> tuple[str, list[str]]:
 def strip_figure(rows: list[dict], settings: list[str], metrics: list[str], declared: dict, path: Path) -> None:
     """Each setting's members as dots (best setting on top), one panel per metric, over a black bar at the
     median and a red one at the 90th percentile towards worse; n per setting in its label."""
-    from curvegan.report import towards_worse
+    from curvegan.verdicts import towards_worse
 
     shared, labels = common_prefix(settings)
     counts = {s: sum(r["setting"] == s for r in rows) for s in settings}
@@ -78,15 +78,9 @@ def strip_figure(rows: list[dict], settings: list[str], metrics: list[str], decl
         fig.savefig(path)
 
 
-def history_figure(jobs: list[dict], metrics: list[str], path: Path) -> None:
-    """Each metric over training: per setting, the median over its jobs of each job's median member."""
-    from curvegan.report import setting_of, varying_keys
-
-    varying = [k for k in varying_keys(jobs) if k != "seed"]
-    by_setting: dict[str, list[dict]] = {}
-    for job in jobs:
-        if job.get("history"):
-            by_setting.setdefault(setting_of(job, varying), []).append(job)
+def history_figure(by_setting: dict[str, list[dict]], metrics: list[str], path: Path) -> None:
+    """Each metric over training: per setting (its jobs with a history), the median over its jobs of each job's
+    median member."""
     shared, labels = common_prefix(list(by_setting))
     with mpl.rc_context(FONT):
         fig = Figure(figsize=(8.3, 3.6 + 0.22 * len(by_setting)), dpi=100)

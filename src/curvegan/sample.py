@@ -206,7 +206,7 @@ def cli() -> None:
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
 
-    from curvegan.train import one_line
+    from curvegan.errors import one_line
 
     os.environ.setdefault("HYDRA_FULL_ERROR", "1")
     try:

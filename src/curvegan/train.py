@@ -2,7 +2,7 @@
 
 `train(cfg)` does the work and returns the final metrics; `main` is the thin Hydra entry around it and returns
 one number for sweepers (lower is better); `cli` registers the schemas and turns bad input and signals into one
-line. (Composing the config with Hydra's compose API instead needs `curvegan.keys.register_schemas()` first.)
+line. (Composing the config with Hydra's compose API instead needs `curvegan.schemas.register_schemas()` first.)
 """
 
 from __future__ import annotations
@@ -27,7 +27,8 @@ from omegaconf.errors import OmegaConfBaseException
 
 from curvegan import Interrupted, import_lightning
 from curvegan.config import ConfigError, validate
-from curvegan.keys import register_schemas
+from curvegan.errors import one_line
+from curvegan.schemas import register_schemas
 
 
 class TrainingFailed(CompactHydraException):
@@ -247,22 +248,6 @@ def remove_if_only_hydra_wrote(run_dir: Path) -> None:
     if run_dir.is_dir() and all(p.name == ".hydra" or p.suffix == ".log" for p in run_dir.iterdir()):
         logging.shutdown()  # the job's log file is open
         shutil.rmtree(run_dir, ignore_errors=True)
-
-
-def one_line(err: BaseException) -> str:
-    """Hydra's and OmegaConf's multi-line messages, cut to what names the key, the value and what is allowed."""
-    parts = []
-    for part in (err, err.__cause__):
-        lines = []
-        for line in str(part or "").splitlines():
-            line = line.strip()
-            if line.startswith("Config search path"):
-                break
-            if line and not line.startswith(("full_key", "object_type", "reference_type")):
-                lines.append(line)
-        if lines:
-            parts.append(" ".join(lines))
-    return ": ".join(parts).replace("Available options in", "available options for")
 
 
 def interrupt(signum, frame) -> None:

@@ -49,3 +49,17 @@ def beats(a: list, b: list, better: str) -> float:
     x, y = as_array(a, better)[:, None], as_array(b, better)[None, :]
     wins = (x < y) if better == "lower" else (x > y)
     return float((wins + 0.5 * (x == y)).mean())
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The q-th percentile (linear between order statistics, as numpy's default)."""
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * q / 100
+    low, high = math.floor(position), math.ceil(position)
+    a, b = ordered[low], ordered[high]
+    return a + (b - a) * (position - low) if a != b else a
+
+
+def towards_worse(values: list[float], q: float, better: str) -> float:
+    """The q-th percentile counted from the best end: for lower-is-better the q-th, else the (100 − q)-th."""
+    return percentile(values, q if better == "lower" else 100 - q)

@@ -1,0 +1,34 @@
+"""How curvegan refuses: a config value that cannot work is a ConfigError whose message is one line naming the
+key as given, the value and what is allowed; Hydra's and OmegaConf's own multi-line errors are cut to one line."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hydra.errors import CompactHydraException
+from omegaconf import DictConfig, ListConfig, OmegaConf
+
+
+class ConfigError(CompactHydraException):
+    """A config value that cannot work. Hydra prints it as its one-line message, with no traceback."""
+
+
+def refuse(key: str, value: Any, allowed: str) -> ConfigError:
+    shown = OmegaConf.to_container(value) if isinstance(value, DictConfig | ListConfig) else value
+    return ConfigError(f"{key}={shown}: must be {allowed}")
+
+
+def one_line(err: BaseException) -> str:
+    """Hydra's and OmegaConf's multi-line messages, cut to what names the key, the value and what is allowed."""
+    parts = []
+    for part in (err, err.__cause__):
+        lines = []
+        for line in str(part or "").splitlines():
+            line = line.strip()
+            if line.startswith("Config search path"):
+                break
+            if line and not line.startswith(("full_key", "object_type", "reference_type")):
+                lines.append(line)
+        if lines:
+            parts.append(" ".join(lines))
+    return ": ".join(parts).replace("Available options in", "available options for")
