@@ -35,6 +35,8 @@ RUNS = {
     "experiment=modes_best": SHORT + ["experiment=modes_best", "ensemble.size=4"],
     "ensemble.size=3 objective=wgan_gp": SHORT + ["ensemble.size=3", "objective=wgan_gp"],
     "data=modes model.pack=4": SHORT + ["data=modes", "model.pack=4", "ensemble.size=2"],
+    "data=ring model.g_ema=0.99": SHORT + ["data=ring", "model.g_ema=0.99", "ensemble.size=2"],
+    "data=grid objective=hinge": SHORT + ["data=grid", "objective=hinge", "model.lr_decay=true"],
 }
 
 

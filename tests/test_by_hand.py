@@ -7,25 +7,32 @@ import pytest
 import torch
 
 from conftest import TINY, compose_config
+from curvegan.averaging import moving_average_step
 from curvegan.gan import GAN
 from curvegan.stepping import clip_per_member
 from curvegan.train import cli, train
 
 
-def test_the_moving_average_moves_by_one_minus_g_ema_towards_g():
+def ema_from_zero_towards_one(alive=None):
+    """A 2-member GAN's moving average at 0 after one step towards G's weights at 1."""
     gan = GAN(seed=0, g_ema=0.9, members=2)
-    gan._any_frozen = False
     with torch.no_grad():
         for average, current in zip(gan.generator_ema.parameters(), gan.generator.parameters(), strict=True):
             average.fill_(0.0)
             current.fill_(1.0)
+    moving_average_step(gan.generator_ema, list(gan.generator.parameters()), gan.generator, 0.9, alive)
+    return list(gan.generator_ema.parameters())
 
-    class Optimizer:
-        param_groups = [{"params": list(gan.generator.parameters())}]
 
-    gan.update_average(Optimizer)
-    for average in gan.generator_ema.parameters():  # 0.9 · 0 + 0.1 · 1
+def test_the_moving_average_moves_by_one_minus_g_ema_towards_g():
+    for average in ema_from_zero_towards_one():  # 0.9 · 0 + 0.1 · 1
         assert torch.allclose(average, torch.full_like(average, 0.1))
+
+
+def test_with_a_frozen_member_the_living_members_averages_still_move_and_the_frozen_ones_stays():
+    for average in ema_from_zero_towards_one(alive=torch.tensor([False, True])):
+        assert torch.allclose(average[0], torch.zeros_like(average[0]))  # member 0 diverged: its average stays
+        assert torch.allclose(average[1], torch.full_like(average[1], 0.1))  # member 1 trains on
 
 
 def test_each_members_gradient_is_clipped_by_its_own_norm_over_all_its_parameters():

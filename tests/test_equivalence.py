@@ -197,7 +197,7 @@ def test_the_lean_path_and_lightnings_calls_make_identical_updates():
         torch.manual_seed(0)
         model = GAN(seed=0, lean_steps=lean, d_steps=2, g_ema=0.99, grad_clip=0.05)
         trained[lean] = fit(model, dm)
-        assert model._lean is lean
+        assert model.steps.lean is lean
         assert model.trainer.global_step == 300 * 3  # Lightning counted every step on both paths
     for key, value in trained[True].state_dict().items():
         assert torch.equal(value, trained[False].state_dict()[key]), key
@@ -208,7 +208,7 @@ def test_a_run_with_mixed_precision_takes_its_steps_through_lightning(caplog):
 
     torch.manual_seed(0)
     model = GAN(seed=0)
-    with caplog.at_level(logging.DEBUG, logger="curvegan.gan"):
+    with caplog.at_level(logging.DEBUG, logger="curvegan.stepping"):
         trainer = L.Trainer(
             max_steps=4,
             precision="bf16-mixed",
@@ -219,7 +219,7 @@ def test_a_run_with_mixed_precision_takes_its_steps_through_lightning(caplog):
             enable_model_summary=False,
         )
         trainer.fit(model, datamodule=RealData(Quadratic(batches_per_epoch=4, batches_per_step=2)))
-    assert not model._lean and "through Lightning's calls (precision bf16-mixed)" in caplog.text
+    assert not model.steps.lean and "through Lightning's calls (precision bf16-mixed)" in caplog.text
 
 
 def test_the_lean_path_is_not_taken_where_lightning_no_longer_offers_its_step_hooks(monkeypatch):
@@ -234,7 +234,7 @@ def test_the_lean_path_is_not_taken_where_lightning_no_longer_offers_its_step_ho
     monkeypatch.setattr(LightningOptimizer, "__init__", without_step_hooks)
     torch.manual_seed(0)
     model = fit(GAN(seed=0), RealData(Quadratic(batches_per_epoch=BATCHES), seed=0))
-    assert not model._lean and model.trainer.global_step == 600
+    assert not model.steps.lean and model.trainer.global_step == 600
 
 
 def test_a_lean_step_that_lightning_does_not_count_stops_the_run_naming_the_setting(monkeypatch):

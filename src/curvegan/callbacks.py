@@ -331,7 +331,7 @@ class Progress(TQDMProgressBar):
         started, first = self._epoch_start or (time.perf_counter(), gan.g_updates)
         rate = (gan.g_updates - first) * gan.members / max(time.perf_counter() - started, 1e-9)
         parts = [f"epoch {trainer.current_epoch + 1}/{trainer.max_epochs}", f"{gan.g_updates} G updates"]
-        losses = gan.training_values
+        losses = gan.training_log.values
         parts += [f"{name} {losses[f'train/{name}']:.3f}" for name in ("g_loss", "d_loss") if f"train/{name}" in losses]
         monitor = next((c for c in trainer.callbacks if isinstance(c, Monitor)), None)
         if monitor is not None and monitor.history and monitor.history[-1]["step"] == gan.g_updates:

@@ -45,3 +45,9 @@ def freeze_diverged(gan, per_update: Tensor, snapshot: list[Tensor], optimizers)
             + ("" if gan.members == 1 else f" (every one of the {gan.members} members has diverged)")
         )
     return True
+
+
+def zero_frozen(params: list[Tensor], alive: Tensor) -> None:
+    """A frozen member's gradient is zero (and so, its Adam state zeroed, its step)."""
+    for p in params:
+        p.grad = torch.where(stepping.broadcast_members(alive, p.grad), p.grad, 0.0)

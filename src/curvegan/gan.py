@@ -4,51 +4,34 @@ Every network holds `members` independent GANs as stacked weights (curvegan.nets
 member axis first, and every loss is per member and summed, so member k trains exactly as a GAN of its own
 would; a single run is an ensemble of one. What the real data is comes from the family (curvegan.families),
 what G is fed and D reads from the variant (curvegan.variants), how both are scored from the objective; the
-networks are config nodes of their own (`model.generator`, `model.discriminator`).
+networks are config nodes of their own (`model.generator`, `model.discriminator`). The rest lives in modules
+named for what they do: the random stream (curvegan.streams), packing (curvegan.packing), the moving average
+(curvegan.averaging), frozen members (curvegan.divergence), the step dispatch (curvegan.stepping) and the
+training log (curvegan.training_log).
 """
 
 from __future__ import annotations
 
 import copy
-import logging
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import lightning as L
 import torch
 from torch import Tensor
 
-from curvegan import divergence, nets, registry, stepping
-from curvegan.keys import BOOLEAN, SEED, Rule, a_node, choice, key, node, number, optional, settings, whole
+from curvegan import divergence, nets, parts, registry, stepping
+from curvegan.averaging import moving_average_step
+from curvegan.keys import BOOLEAN, Rule, a_node, choice, key, node, number, optional, whole
 from curvegan.latents import PRIORS, Prior
-from curvegan.stepping import broadcast_members, clip_per_member
+from curvegan.packing import packed
+from curvegan.stepping import clip_per_member
+from curvegan.streams import Stream
+from curvegan.training_log import TrainingLog, statistics
 from curvegan.variants import Variant
 
-log = logging.getLogger(__name__)
-
-# The entries of the state dict that carry the member axis first: every network's weights, and the per-member
-# divergence record. Everything else (the figures' fixed inputs) is shared.
-MEMBER_AXIS = ("generator.", "discriminator.", "generator_ema.", "diverged_at")
 NETWORK = a_node("network", "a network (curvegan.nets): a _target_ and its keys")
 BETAS = Rule(lambda v: len(v) == 2 and all(0 <= b < 1 for b in v), "two numbers in [0, 1)", [0.5])
-
-
-def as_node(kind: str, value: Any, where: str) -> dict:
-    """A config node for a part given as one (its class looked up among the registered, its keys checked and
-    filled in with the defaults: curvegan.registry), or as the object itself (given in code: its class is
-    registered)."""
-    if isinstance(value, dict):
-        return registry.complete_node(kind, value, where)
-    return node(registry.register(kind, type(value)), **asdict(value))
-
-
-@torch.no_grad()
-def statistics(updates: list[tuple]) -> Tensor:
-    """[k, 4, members]: the G loss, the D loss and D's mean probability on real and on fake samples of k updates,
-    made at once (a few operations per training_step, not per update)."""
-    g_loss, d_loss, real, fake = (torch.stack(parts) for parts in zip(*updates, strict=True))
-    p_real, p_fake = (out.sigmoid().flatten(2).mean(dim=2) for out in (real, fake))
-    return torch.stack([g_loss, d_loss, p_real, p_fake], dim=1)
 
 
 class GAN(L.LightningModule):
@@ -92,31 +75,10 @@ class GAN(L.LightningModule):
         )
 
     def __init__(self, family: Any = None, members: int = 1, seed: int = 0, objective: Any = None, **config):
-        from curvegan.families.quadratic import Quadratic
-        from curvegan.objectives import NonSaturatingBCE
-
         super().__init__()
-        # What a checkpoint records is data: every part is built by curvegan.registry (nothing named is imported,
-        # every key checked against its rule), never by Hydra's instantiate.
-        for name, value, rule in (("members", members, whole(1)), ("seed", seed, SEED)):
-            if (allowed := rule(value)) is not None:
-                raise registry.NotBuildable(f"{name}={value}: must be {allowed}")
-        parts = ("generator", "discriminator", "variant")
-        c = settings(GAN, registry.checked(GAN, {k: v for k, v in config.items() if k not in parts}, "model"))
-        kinds = {"generator": "network", "discriminator": "network", "variant": "variant"}
-        nodes = {n: as_node(kinds[n], config.get(n, getattr(c, n)), f"model.{n}") for n in parts}
-        self.save_hyperparameters(
-            {
-                "family": as_node("family", family if family is not None else Quadratic(), "data"),
-                "members": members,
-                "seed": seed,
-                "objective": as_node(
-                    "objective", objective if objective is not None else NonSaturatingBCE(), "objective"
-                ),
-                **asdict(c),
-                **nodes,
-            }
-        )
+        # What a checkpoint records is data: every part is built by curvegan.registry from checked keys (nothing a
+        # node names is imported), never by Hydra's instantiate.
+        self.save_hyperparameters(parts.hyperparameters(GAN, family, members, seed, objective, config))
         hp = self.hparams
         self.automatic_optimization = False
         self.family = registry.build("family", hp.family, "data")
@@ -138,13 +100,10 @@ class GAN(L.LightningModule):
         self.register_buffer("preview_noise", preview)
         # The G update at which each member diverged and was frozen; -1 while it trains.
         self.register_buffer("diverged_at", torch.full((members,), -1, dtype=torch.long))
-        self._noise_rng: torch.Generator | None = None
-        self._noise_rng_state: Tensor | None = None  # restored from a checkpoint, applied at fit start
-        self._stats_sum: Tensor | None = None  # training stats [4, members] summed since they were last logged
-        self._stats_count = 0
-        self.training_values: dict[str, float] = {}  # train/* as last logged (the progress line shows the losses)
+        self.stream = Stream()  # all of training's random numbers
+        self.training_log = TrainingLog(hp.log_every_n_updates)
+        self.steps = stepping.Steps()  # the lean path or Lightning's calls (chosen at fit start)
         self._any_frozen = False
-        self._lean = False  # whether this fit takes its steps on the lean path (decided at fit start)
 
     @property
     def members(self) -> int:
@@ -158,9 +117,7 @@ class GAN(L.LightningModule):
 
     def draw(self, shape, uniform: bool = False) -> Tensor:
         """Standard normal (or U[0, 1)) numbers from the training stream."""
-        if uniform:
-            return torch.rand(shape, device=self.device, generator=self._noise_rng)
-        return torch.randn(shape, device=self.device, generator=self._noise_rng)
+        return self.stream.draw(shape, self.device, uniform)
 
     def noise(self, n: int) -> Tensor:
         """[members, n, latent_dim]: each member its own noise."""
@@ -172,13 +129,8 @@ class GAN(L.LightningModule):
     # --- D's view -----------------------------------------------------------------------------------------
 
     def packed(self, features: Tensor) -> Tensor:
-        """PacGAN (Lin et al., 2018): D scores `pack` samples at once, concatenated: [members, n, f] →
-        [members, n / pack, pack · f]. Seeing several samples together lets D notice a lack of variety."""
-        pack = self.hparams.pack
-        if pack == 1:
-            return features
-        members, n, f = features.shape
-        return features.reshape(members, n // pack, pack * f)
+        """D's input for features [members, n, f]: packs of `pack` samples (curvegan.packing)."""
+        return packed(features, self.hparams.pack)
 
     def scores(self, samples: Tensor, condition: Any) -> tuple[Tensor, Tensor | None]:
         """D's logits [members, n / pack, 1] for samples [members, n, dim], and Q's code estimates (or None)."""
@@ -224,28 +176,18 @@ class GAN(L.LightningModule):
         return [g_opt, d_opt], schedules
 
     def on_fit_start(self) -> None:
-        seed = self.hparams.seed + 1_000 * self.global_rank  # each DDP process its own noise
-        self._noise_rng = torch.Generator(device=self.device).manual_seed(seed)
-        if self._noise_rng_state is not None:
-            self._noise_rng.set_state(self._noise_rng_state)
+        self.stream.start(self.hparams.seed + 1_000 * self.global_rank, self.device)  # each DDP process its own
         self._any_frozen = bool((self.diverged_at >= 0).any())
-        why_not = "model.lean_steps=false" if not self.hparams.lean_steps else stepping.why_not_lean(self.trainer, self)
-        self._lean = why_not is None
-        log.debug("optimizer steps: " + ("the lean path" if self._lean else f"through Lightning's calls ({why_not})"))
+        self.steps.choose(self.trainer, self, self.hparams.lean_steps)
 
     def step(self, optimizer, loss: Tensor) -> None:
         """Backward over the members' summed losses, per-member clipping, then the optimizer's step."""
-        if self._lean:
-            stepping.lean_step(optimizer, loss.sum(), self.adjust_gradients)
-        else:
-            stepping.lightning_step(self, optimizer, loss.sum(), self.adjust_gradients)
+        self.steps.take(self, optimizer, loss.sum(), self.adjust_gradients)
 
     def adjust_gradients(self, params: list[Tensor]) -> None:
-        """A frozen member's gradient is zero (and so, its Adam state zeroed, its step); each member's is clipped."""
+        """A frozen member's gradient is zero (and so its step); each member's is clipped."""
         if self._any_frozen:
-            alive = self.diverged_at < 0
-            for p in params:
-                p.grad = torch.where(broadcast_members(alive, p.grad), p.grad, 0.0)
+            divergence.zero_frozen(params, self.diverged_at < 0)
         if self.hparams.grad_clip is not None:
             clip_per_member(params, self.hparams.grad_clip)
 
@@ -274,20 +216,10 @@ class GAN(L.LightningModule):
         info = variant.info_loss(estimate, code)
         self.step(g_opt, g_loss if info is None else g_loss + info)
         if self.generator_ema is not None:
-            self.update_average(g_opt)
+            alive = self.diverged_at < 0 if self._any_frozen else None
+            params = g_opt.param_groups[0]["params"]
+            moving_average_step(self.generator_ema, params, self.generator, self.hparams.g_ema, alive)
         return g_loss, d_loss, real_out, fake_out
-
-    @torch.no_grad()
-    def update_average(self, g_opt) -> None:
-        """The moving average takes a step towards G's weights (a frozen member's stays); buffers follow G's."""
-        weight = 1 - self.hparams.g_ema
-        for average, current in zip(self.generator_ema.parameters(), g_opt.param_groups[0]["params"], strict=True):
-            if self._any_frozen:
-                average.lerp_(current, broadcast_members(self.diverged_at < 0, average) * weight)
-            else:
-                average.lerp_(current, weight)
-        for average, current in zip(self.generator_ema.buffers(), self.generator.buffers(), strict=True):
-            average.copy_(current)
 
     def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
         g_opt, d_opt = self.optimizers()
@@ -299,64 +231,26 @@ class GAN(L.LightningModule):
             updates.append(self.update(real, drawn, g_opt, d_opt))
             for schedule in schedules:
                 schedule.step()
-        if self._lean:
+        if self.steps.lean:
             stepping.check_counted(self.trainer, steps_before, len(updates) * (1 + self.hparams.d_steps))
         per_update = statistics(updates)  # [k, 4, members]
         if divergence.freeze_diverged(self, per_update, snapshot, (g_opt, d_opt)):
             self._any_frozen = True
-        stats = per_update.nan_to_num().sum(dim=0)
-        self._stats_sum = stats if self._stats_sum is None else self._stats_sum + stats
-        self._stats_count += len(per_update)
-        every = self.hparams.log_every_n_updates
-        if self.g_updates // every > (self.g_updates - len(per_update)) // every:
-            self.log_training()
-
-    def log_training(self) -> None:
-        """The median member's means since they were last logged, as `train/*` at this G update, straight to
-        every logger: Lightning's self.log costs about a millisecond a value (its result collection, then a flush
-        of every logger each time), for values that nothing in the loop reads. The loggers are flushed once an
-        epoch (curvegan.callbacks.Monitor)."""
-        means = (self._stats_sum / self._stats_count)[:, self.diverged_at < 0].median(dim=1).values.tolist()
-        names = ("train/g_loss", "train/d_loss", "train/p_real", "train/p_fake")
-        self.training_values = dict(zip(names, means, strict=True))
-        for logger in self.loggers:
-            logger.log_metrics(self.training_values, step=self.g_updates)  # the x axis: G updates
-        self._stats_sum, self._stats_count = None, 0
+        self.training_log.add(per_update, self.g_updates, self.diverged_at < 0, self.loggers)
 
     # --- checkpoints ----------------------------------------------------------------------------------
 
-    @staticmethod
-    def member_state_dict(state_dict: dict[str, Tensor], member: int) -> dict[str, Tensor]:
-        """The state of one member, as a one-member GAN of the same settings holds it."""
-        return {
-            key: value[member : member + 1] if key.startswith(MEMBER_AXIS) else value
-            for key, value in state_dict.items()
-        }
+    member_state_dict = staticmethod(parts.member_state_dict)  # one member's state, as a one-member GAN holds it
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint["curvegan_model"] = f"{type(self).__module__}.{type(self).__qualname__}"  # for the sampler
-        if self._noise_rng is not None:
-            checkpoint["noise_rng_state"] = self._noise_rng.get_state()
+        if self.stream.state() is not None:
+            checkpoint["noise_rng_state"] = self.stream.state()
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
-        self._noise_rng_state = checkpoint.get("noise_rng_state")
+        self.stream.restored = checkpoint.get("noise_rng_state")
 
-    # --- config -------------------------------------------------------------------------------------------
-
-    @classmethod
-    def check(cls, node: Any, cfg: Any) -> tuple[str, Any, str] | None:
-        pack, batch = node.pack, cfg.data.batch_size
-        if batch % pack:
-            return (
-                "data.batch_size",
-                batch,
-                f"a multiple of model.pack ({pack}): D scores the batch in packs of that many",
-            )
-        precision = cfg.trainer.get("precision")
-        if precision in ("16-mixed", "16") and node.grad_clip is not None:
-            why = "the gradients are clipped before 16-bit loss scaling is undone"
-            return "trainer.precision", precision, f"bf16-mixed or 32-true with model.grad_clip: {why}"
-        return None
+    check = staticmethod(parts.check_settings)  # the relations of its keys to the rest of the config
 
 
 registry.register("model", GAN)

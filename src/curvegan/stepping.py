@@ -15,12 +15,15 @@ counts through them stops the run with a message naming the setting that turns t
 
 from __future__ import annotations
 
+import logging
 import weakref
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 from torch.optim import optimizer as torch_optimizer
+
+log = logging.getLogger(__name__)
 
 # The hooks Lightning's backward and optimizer step call, which the lean path does not.
 STEP_HOOKS = ("on_before_backward", "on_after_backward", "on_before_optimizer_step", "on_before_zero_grad")
@@ -182,6 +185,26 @@ def fused_adam_step(optimizer) -> bool:
             found_inf=None,
         )
     return True
+
+
+class Steps:
+    """How this fit's optimizer steps are taken: on the lean path where it gives the same steps (chosen at fit
+    start), else through Lightning's calls."""
+
+    def __init__(self) -> None:
+        self.lean = False
+
+    def choose(self, trainer, module, allowed: bool) -> None:
+        why_not = "model.lean_steps=false" if not allowed else why_not_lean(trainer, module)
+        self.lean = why_not is None
+        log.debug("optimizer steps: " + ("the lean path" if self.lean else f"through Lightning's calls ({why_not})"))
+
+    def take(self, module, optimizer, loss: Tensor, adjust) -> None:
+        """zero_grad, backward over `loss`, `adjust(params)`, the optimizer's step."""
+        if self.lean:
+            lean_step(optimizer, loss, adjust)
+        else:
+            lightning_step(module, optimizer, loss, adjust)
 
 
 def lightning_step(module, optimizer, loss: Tensor, adjust) -> None:
