@@ -135,27 +135,50 @@ def test_sigterm_or_ctrl_c_writes_a_checkpoint_mid_epoch_and_exits_non_zero(tmp_
     assert_same_weights(weights(tmp_path), uninterrupted_ensemble)
 
 
-@pytest.mark.slow
-def test_a_sigterm_during_an_epochs_end_work_stops_the_run_the_same_way(tmp_path, uninterrupted):
-    """Landing while the monitor measures (when Lightning's own checks see it first): exit 143, its one line, a
-    checkpoint of the state at the stop, and a resume that gives the uninterrupted run's weights."""
-    marker = tmp_path / "measuring"
+def signalled_at(g_updates: int, signum: int) -> str:
+    """A prelude: the run signals itself once G update `g_updates` is done (deterministic, whatever the load)."""
+    return textwrap.dedent(f"""
+        import os, curvegan.gan as gan
+        stepped = gan.GAN.training_step
+        def signalled(self, *args):
+            stepped(self, *args)
+            if self.g_updates == {g_updates}:
+                os.kill(os.getpid(), {int(signum)})
+        gan.GAN.training_step = signalled
+    """)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGUSR1, signal.SIGUSR2, signal.SIGHUP], ids=lambda s: s.name)
+def test_sigusr1_sigusr2_and_sighup_stop_a_run_as_sigterm_does(tmp_path, signum):
+    """SLURM's --signal and submitit's timeout send SIGUSR1 or SIGUSR2, a closed terminal SIGHUP: each is a stop
+    with a checkpoint, one line and 128 + the signal (outside a SLURM job that Lightning requeues)."""
+    process = start(tmp_path, "trainer.max_epochs=2", prelude=signalled_at(75, signum))
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 128 + signum, stderr
+    assert stderr.strip().splitlines()[-1].startswith(f"curvegan: stopped by {signum.name} after G update 75")
+    assert "Traceback" not in stderr and not (tmp_path / "metrics.json").exists()
+    assert torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] // 2 == 75
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGUSR1], ids=lambda s: s.name)
+def test_a_signal_during_an_epochs_end_work_stops_the_run_with_a_checkpoint(tmp_path, uninterrupted, signum):
+    """Landing while the monitor measures after the first epoch (for SIGTERM, Lightning's own checks see it
+    first): 128 + the signal, its one line, a checkpoint of the state at the stop, and a resume that gives the
+    uninterrupted run's weights. The run signals itself from inside the measurement: no timing."""
     prelude = textwrap.dedent(f"""
-        import pathlib, time, curvegan.callbacks as callbacks
+        import os, curvegan.callbacks as callbacks
         measure = callbacks.Monitor.measure
-        def slow(self, trainer, gan):
-            pathlib.Path({str(marker)!r}).touch()
-            time.sleep(1.0)
+        def signalling(self, trainer, gan):
+            if gan.g_updates == 60:
+                os.kill(os.getpid(), {int(signum)})
             measure(self, trainer, gan)
-        callbacks.Monitor.measure = slow
+        callbacks.Monitor.measure = signalling
     """)
     process = start(tmp_path / "run", prelude=prelude)
-    wait_for(marker, process)
-    process.send_signal(signal.SIGTERM)
-    _, stderr = process.communicate(timeout=60)
-    assert process.returncode == 143, stderr
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 128 + signum, stderr
     lines = stderr.strip().splitlines()
-    assert lines[-1].startswith("curvegan: stopped by SIGTERM after G update 60; checkpoint: ")
+    assert lines[-1].startswith(f"curvegan: stopped by {signum.name} after G update 60; checkpoint: ")
     assert lines[-1].endswith("ckpt_path=last") and "Traceback" not in stderr
     assert not (tmp_path / "run" / "metrics.json").exists()
     resume(tmp_path / "run")
@@ -163,14 +186,16 @@ def test_a_sigterm_during_an_epochs_end_work_stops_the_run_the_same_way(tmp_path
 
 
 def test_a_sigterm_while_starting_up_exits_143_with_one_line(tmp_path):
-    process = subprocess.Popen(
-        [sys.executable, "-m", "curvegan.train", *RUN, f"hydra.run.dir={tmp_path}/run"],
-        stderr=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    time.sleep(2)  # importing Lightning
-    process.send_signal(signal.SIGTERM)
+    """The signal lands while the config is validated (before the run dir exists), sent from there."""
+    prelude = textwrap.dedent("""
+        import os, signal, curvegan.config as config
+        validate = config.validate
+        def signalling(cfg):
+            os.kill(os.getpid(), signal.SIGTERM)
+            validate(cfg)
+        config.validate = signalling
+    """)
+    process = start(tmp_path / "run", prelude=prelude)
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 143
     assert stderr.strip().splitlines() == ["curvegan: stopped by SIGTERM"], stderr
@@ -263,3 +288,23 @@ def test_gradient_clipping_is_applied(tmp_path):
     clipped = train(compose_config(*RUN, "trainer.max_epochs=1", "model.grad_clip=1e-3", run_dir=tmp_path / "clip"))
     assert clipped["shape_rmse"] != plain["shape_rmse"]
     assert torch.isfinite(torch.stack([v.sum() for v in weights(tmp_path / "clip").values()])).all()
+
+
+def test_a_run_resumed_into_another_run_dir_finishes_with_a_complete_result(tmp_path, uninterrupted):
+    """The README allows resuming into a new run dir: the result is complete there (metrics.json with the whole
+    history, samples.npy, last.ckpt at the end, a GIF of the epochs this dir saw), the first dir untouched."""
+    gif = ["callbacks.monitor.gif_path=${run_dir}/progress.gif"]
+    train(compose_config(*RUN, *gif, "trainer.max_epochs=1", run_dir=tmp_path / "first"))
+    first_ckpt = tmp_path / "first" / "checkpoints" / "last.ckpt"
+    before = first_ckpt.read_bytes()
+    metrics = train(compose_config(*RUN, *gif, f"ckpt_path={first_ckpt}", run_dir=tmp_path / "second"))
+    second = tmp_path / "second"
+    assert metrics["steps"] == 180 and (second / "samples.npy").is_file()
+    assert [h["epoch"] for h in json.loads((second / "metrics.json").read_text())["history"]] == [1, 2, 3]
+    assert_same_weights(weights(second), uninterrupted)
+    assert sorted(p.name for p in (second / "checkpoints").iterdir()) == ["epoch001.ckpt", "epoch002.ckpt", "last.ckpt"]
+    from PIL import Image
+
+    with Image.open(second / "progress.gif") as frames:
+        assert frames.n_frames == 2  # epochs 2 and 3: epoch 1's frame is in the first run dir
+    assert first_ckpt.read_bytes() == before

@@ -50,3 +50,26 @@ class Interrupted(BaseException):
         super().__init__(f"stopped by {signal.Signals(signum).name}{where}")
         self.signum, self.ckpt_path = signum, ckpt_path
         self.resume: str | None = None  # the overrides that resume the run, where there is one to resume
+
+
+def in_slurm_batch_job() -> bool:
+    """Whether this process is a SLURM batch job's, as Lightning's SLURMEnvironment.detect decides it (Lightning
+    then requeues the job on SIGUSR1)."""
+    import os
+
+    return "SLURM_NTASKS" in os.environ and os.environ.get("SLURM_JOB_NAME") not in ("bash", "interactive")
+
+
+def stop_signals() -> tuple[signal.Signals, ...]:
+    """The signals that stop a run as SIGTERM does (a checkpoint, one line, exit 128 + the signal): SIGTERM and
+    Ctrl-C always; SIGHUP (a closed terminal), SIGUSR1 and SIGUSR2 (SLURM's --signal, submitit's timeout) where
+    nothing else handles them: not SIGUSR1 in a SLURM batch job (Lightning requeues the job on it), nor a signal
+    whose handler someone else installed (submitit's, in its jobs)."""
+    taken = [signal.SIGTERM, signal.SIGINT]
+    for signum in (signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2):
+        if signum == signal.SIGUSR1 and in_slurm_batch_job():
+            continue
+        handler = signal.getsignal(signum)
+        if handler in (signal.SIG_DFL, None) or getattr(handler, "curvegan_stop", False):
+            taken.append(signum)
+    return tuple(taken)

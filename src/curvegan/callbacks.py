@@ -21,7 +21,7 @@ import torch
 from lightning.pytorch.callbacks import ModelCheckpoint, TQDMProgressBar
 from lightning.pytorch.utilities import rank_zero_only
 
-from curvegan import Interrupted
+from curvegan import Interrupted, stop_signals
 from curvegan.config import Evaluation
 from curvegan.evaluation import Evaluator
 from curvegan.keys import BOOLEAN, TEXT, Rule, defaults, key, keys_of, optional, settings, whole
@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 
 
 class Checkpoint(ModelCheckpoint):
-    """Lightning's ModelCheckpoint, with its `state_key` computed once.
+    """Lightning's ModelCheckpoint, with its `state_key` computed once and no version counter (below).
 
     Lightning formats every callback's state_key around each hook call; ModelCheckpoint builds its key anew each
     time, which made it cost about 9% of a training step (benchmarks/speed.py). The key depends only on settings
@@ -48,7 +48,10 @@ class Checkpoint(ModelCheckpoint):
         save_last: bool = key(True, BOOLEAN, "also keep last.ckpt, what ckpt_path=last resumes from")
 
     def __init__(self, **config):
-        super().__init__(**asdict(settings(type(self), config)))
+        # A run's checkpoints keep their names: with Lightning's version counter, a resumed run whose last.ckpt
+        # this callback had not written itself (written on a stop by a signal, or in another run dir) wrote
+        # last-v1.ckpt and left last.ckpt at the resumed state, for ckpt_path=last and the sampler to find.
+        super().__init__(**asdict(settings(type(self), config)), enable_version_counter=False)
 
     @cached_property
     def state_key(self) -> str:
@@ -99,7 +102,7 @@ class Monitor(L.Callback):
 
     def load_state_dict(self, state_dict: dict) -> None:
         self.history = list(state_dict["history"])
-        self.frames = list(state_dict["frames"])
+        self.frames = [name for name in state_dict["frames"] if isinstance(name, str)]
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module) -> None:
         if (trainer.current_epoch + 1) % self.every_n_epochs == 0 or trainer.current_epoch + 1 == trainer.max_epochs:
@@ -233,7 +236,12 @@ class Monitor(L.Callback):
     def on_fit_end(self, trainer: L.Trainer, pl_module) -> None:
         if self.gif_path and self.frames:
             path = Path(self.gif_path)
-            save_gif([path.parent / "frames" / name for name in self.frames], path, self.gif_frame_ms)
+            # The frames this run dir holds: a run resumed into another run dir has only the epochs since (the
+            # earlier frames stay in the old one), and a frame is a file name in frames/, nothing else.
+            frames = [path.parent / "frames" / name for name in self.frames if Path(name).name == name]
+            frames = [frame for frame in frames if frame.is_file()]
+            if frames:
+                save_gif(frames, path, self.gif_frame_ms)
 
 
 def values(per_member: dict, names: list[str], k: int | None = None) -> str:
@@ -345,7 +353,8 @@ class Progress(TQDMProgressBar):
 
 
 class StopOnSignal(L.Callback):
-    """SIGTERM (how schedulers end jobs) or Ctrl-C: finish the current training_step, write `ckpt_path`, stop.
+    """SIGTERM (how schedulers end jobs), Ctrl-C, or SIGHUP, SIGUSR1 and SIGUSR2 where nothing else handles them
+    (curvegan.stop_signals): finish the current training_step (or the epoch's end work), write `ckpt_path`, stop.
 
     Stopping only between steps keeps the checkpoint consistent (no half-done D/G update), so resuming from it
     continues the run exactly. The exception raised ends `fit`; `train` turns it into a one-line message. A
@@ -365,14 +374,23 @@ class StopOnSignal(L.Callback):
     def _note(self, signum, frame) -> None:
         self.received = signum
 
+    _note.curvegan_stop = True  # a handler of ours: curvegan.stop_signals may take its signal over
+
     def on_fit_start(self, trainer: L.Trainer, pl_module) -> None:
         if threading.current_thread() is threading.main_thread():
-            self._previous = {s: signal.signal(s, self._note) for s in (signal.SIGINT, signal.SIGTERM)}
+            self._previous = {s: signal.signal(s, self._note) for s in stop_signals()}
 
-    def on_train_batch_end(self, trainer: L.Trainer, pl_module, outputs, batch, batch_idx) -> None:
+    def _stop_if_signalled(self, trainer: L.Trainer, pl_module) -> None:
         if self.received is not None:
             trainer.save_checkpoint(self.ckpt_path)
             raise Interrupted(self.received, self.ckpt_path, pl_module.g_updates)
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module, outputs, batch, batch_idx) -> None:
+        self._stop_if_signalled(trainer, pl_module)
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module) -> None:
+        """A signal that landed during the epoch's end work (the monitor's measurement) stops the run here."""
+        self._stop_if_signalled(trainer, pl_module)
 
     def on_exception(self, trainer: L.Trainer, pl_module, exception: BaseException) -> None:
         from lightning.pytorch.utilities.exceptions import SIGTERMException

@@ -25,7 +25,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from curvegan import Interrupted, import_lightning
+from curvegan import Interrupted, import_lightning, stop_signals
 from curvegan.config import ConfigError, validate
 from curvegan.errors import one_line
 from curvegan.schemas import register_schemas
@@ -251,15 +251,18 @@ def remove_if_only_hydra_wrote(run_dir: Path) -> None:
 
 
 def interrupt(signum, frame) -> None:
-    """SIGTERM or Ctrl-C outside `fit` (while starting, or writing the results): stop now, with one line."""
+    """A stop signal outside `fit` (while starting, or writing the results): stop now, with one line."""
     raise Interrupted(signum)
+
+
+interrupt.curvegan_stop = True  # a handler of ours: the run's StopOnSignal takes its signals over during fit
 
 
 def cli() -> None:
     """`python -m curvegan.train`: Hydra's main, with bad input reported as one line (full traces with
     HYDRA_FULL_ERROR=1, as in Hydra), and a stop by SIGTERM or Ctrl-C reported as one line with exit status
     128 + the signal's number, however it lands (during `fit` the run first writes its checkpoint)."""
-    previous = {signum: signal.signal(signum, interrupt) for signum in (signal.SIGTERM, signal.SIGINT)}
+    previous = {signum: signal.signal(signum, interrupt) for signum in stop_signals()}
     gc.disable()  # for the start-up: `collect_from_here` (before fit) turns collection back on
     try:
         register_schemas()  # imports Lightning: seconds in which a signal is a stop like any other
