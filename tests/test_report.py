@@ -4,6 +4,8 @@ interval and its 90th percentile, a verdict between two settings, and jobs it ca
 import json
 import math
 import re
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -124,3 +126,61 @@ def test_a_verdict_is_the_same_every_time_and_an_undefined_value_counts_as_the_w
     # mode_kl undefined (no high-quality sample): worse than any value, whichever way the metric is better
     assert beats([None], [5.0], "lower") == 0.0 and beats([None], [-5.0], "higher") == 0.0
     assert beats([None], [None], "higher") == 0.5
+
+
+def report_command(*args):
+    return subprocess.run([sys.executable, "-m", "curvegan.report", *map(str, args)], capture_output=True, text=True)
+
+
+def test_every_refusal_of_the_report_is_one_line_and_exit_status_2(sweep, tmp_path):
+    folder, _, _ = sweep
+    (tmp_path / "a_file").write_text("x")
+    refused = {
+        "no such directory": [tmp_path / "missing"],
+        "not a metric of these runs": [folder, "--metrics", "nope"],
+        "not a setting of these runs": [folder, "--versus", "x", "y"],
+        "cannot be written": [folder, "--out", tmp_path / "a_file" / "out"],
+    }
+    for why, args in refused.items():
+        result = report_command(*args)
+        assert result.returncode == 2, (why, result.stderr)
+        assert result.stderr.count("\n") == 1 and why in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "a_file" / "out").exists()
+
+
+@pytest.mark.parametrize(
+    "field, bad",
+    [
+        ("declarations", {"shape_rmse": "lower"}),  # a declaration of the wrong type
+        ("declarations", {"shape_rmse": {"better": "sideways"}}),
+        ("history", {"epoch": 1}),  # a history that is not a list
+        ("history", [{"epoch": 1, "step": "60"}]),
+        ("seconds", "fast"),
+    ],
+)
+def test_a_malformed_field_leaves_its_job_out_named_and_the_rest_reported(sweep, capsys, field, bad):
+    folder, _, _ = sweep
+    edited = job(folder, 4, ["objective=minimax"], members([0.1], [0.1]))
+    metrics = json.loads((edited / "metrics.json").read_text())
+    metrics[field] = bad
+    (edited / "metrics.json").write_text(json.dumps(metrics))
+    report([str(folder), "--summary", "--out", str(folder / "out")])
+    output = capsys.readouterr().out
+    assert sorted(r[0] for r in table(output)[1]) == ["objective=bce", "objective=lsgan"]
+    assert "1 left out:" in output and "- 4: " in output
+
+
+def test_a_job_whose_files_are_not_utf8_is_left_out_named(sweep, capsys):
+    folder, _, _ = sweep
+    edited = job(folder, 4, ["objective=minimax"], members([0.1], [0.1]))
+    (edited / ".hydra" / "overrides.yaml").write_bytes(b"- objective=\xff\xfe\n")
+    report([str(folder), "--summary", "--out", str(folder / "out")])
+    assert "- 4: .hydra/overrides.yaml is not readable text" in capsys.readouterr().out
+
+
+def test_jobs_of_different_families_are_never_ranked_against_each_other(tmp_path):
+    job(tmp_path, 0, ["data=quadratic"], members([0.1, 0.2], [0.1, 0.1]))
+    job(tmp_path, 1, ["data=ring"], members([0.3, 0.1], [0.2, 0.1]))
+    result = report_command(tmp_path, "--summary")
+    assert result.returncode == 2 and "different data families (quadratic, ring)" in result.stderr
+    assert result.stdout == "" and not (tmp_path / "report.csv").exists()

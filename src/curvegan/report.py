@@ -56,6 +56,17 @@ def read_job(job_dir: Path) -> dict:
     declared = metrics.get("declarations")
     if not isinstance(declared, dict) or not declared:
         raise Untrusted("metrics.json has no declarations of its metrics")
+    for name, declaration in declared.items():
+        if not isinstance(declaration, dict) or declaration.get("better", "") not in ("lower", "higher", ""):
+            raise Untrusted(f"declarations.{name} is not a metric's declaration (better: lower, higher or empty)")
+    history = metrics.get("history", [])
+    if not isinstance(history, list) or not all(
+        isinstance(h, dict) and isinstance(h.get("step"), int) and all(_number_or_none(v) for v in _values(h))
+        for h in history
+    ):
+        raise Untrusted("history is not a list of epochs' records (a step and numbers)")
+    if not _number_or_none(metrics.get("seconds")):
+        raise Untrusted(f"seconds={metrics.get('seconds')!r} is not a number")
     for i, member in enumerate(metrics["members"]):
         if not isinstance(member, dict) or member.get("member") != i or not isinstance(member.get("diverged"), bool):
             raise Untrusted(f"member {i} is not a member's record")
@@ -66,9 +77,38 @@ def read_job(job_dir: Path) -> dict:
             if not (isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)):
                 raise Untrusted(f"member {i}: {name}={value!r} is not a finite number")
     overrides_file = job_dir / ".hydra" / "overrides.yaml"
-    lines = overrides_file.read_text().splitlines() if overrides_file.exists() else []
+    try:
+        lines = overrides_file.read_text().splitlines() if overrides_file.exists() else []
+    except (OSError, UnicodeDecodeError) as err:
+        raise Untrusted(f".hydra/overrides.yaml is not readable text ({type(err).__name__})") from None
     overrides = dict(parse_override(line) for line in lines if line.strip())
-    return {"overrides": overrides, **metrics}
+    return {"overrides": overrides, "family": family_of(job_dir, overrides), **metrics}
+
+
+def _number_or_none(value) -> bool:
+    return value is None or (isinstance(value, int | float) and not isinstance(value, bool))
+
+
+def _values(record: dict) -> list:
+    """A history record's numbers (its `worst` a dict of them)."""
+    worst = record.get("worst", {})
+    plain = [v for k, v in record.items() if k != "worst"]
+    return plain + (list(worst.values()) if isinstance(worst, dict) else [worst])
+
+
+def family_of(job_dir: Path, overrides: dict) -> str:
+    """The data family a job trained (its composed config's data._target_, read as text, never built), else its
+    data= override; jobs of different families are never ranked against each other."""
+    import yaml
+
+    try:
+        config = yaml.safe_load((job_dir / ".hydra" / "config.yaml").read_text())
+        target = config["data"]["_target_"]
+        if isinstance(target, str):
+            return target.rsplit(".", 1)[-1].lower()
+    except Exception:  # no config (a run dir made by hand), or not one of ours: the override says what it can
+        pass
+    return overrides.get("data", "quadratic")
 
 
 def read_jobs(sweep_dir: Path) -> tuple[list[dict], list[tuple[Path, str]]]:
@@ -84,6 +124,9 @@ def read_jobs(sweep_dir: Path) -> tuple[list[dict], list[tuple[Path, str]]]:
             job = read_job(job_dir)
         except Untrusted as err:
             left_out.append((job_dir, str(err)))
+            continue
+        except Exception as err:  # any other malformed field: the job is left out and named, never a traceback
+            left_out.append((job_dir, f"metrics.json is malformed ({type(err).__name__})"))
             continue
         jobs.append({"job": str(job_dir.relative_to(sweep_dir)) or ".", **job})
     return jobs, left_out
@@ -208,6 +251,26 @@ def member_table(rows: list[dict], metrics: list[str]) -> tuple[list[str], list[
     return header, [[r.get(k) for k in header] for r in rows]
 
 
+def refuse(message: str) -> None:
+    """A refusal: one line, exit status 2 (as every curvegan command line refuses)."""
+    print(f"curvegan.report: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
+def writable_folder(out: Path) -> str | None:
+    """Why report.csv and the figures cannot be written into `out` (tried: made, a file written and removed), or
+    None."""
+    import tempfile
+
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=out, prefix=".curvegan-"):
+            pass
+    except OSError as err:
+        return err.strerror or type(err).__name__
+    return None
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m curvegan.report", description=__doc__.split("\n\n")[0])
     parser.add_argument("sweep_dir", type=Path, help="a Hydra multirun dir (multirun/DATE/TIME), or a run dir")
@@ -221,24 +284,31 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--summary", action="store_true", help="leave out the table of every member")
     args = parser.parse_args(argv)
     if not args.sweep_dir.is_dir():
-        sys.exit(f"curvegan.report: {args.sweep_dir}: no such directory")
+        refuse(f"{args.sweep_dir}: no such directory")
     jobs, left_out = read_jobs(args.sweep_dir)
     if not jobs:
         reasons = "".join(f"; {p.relative_to(args.sweep_dir)}: {why}" for p, why in left_out[:3])
-        sys.exit(f"curvegan.report: {args.sweep_dir}: no finished jobs (no */metrics.json to trust){reasons}")
+        refuse(f"{args.sweep_dir}: no finished jobs (no */metrics.json to trust){reasons}")
+    families = sorted({job["family"] for job in jobs})
+    if len(families) > 1:
+        refuse(
+            f"{args.sweep_dir}: its jobs train different data families ({', '.join(families)}), whose metrics mean"
+            " different things: report each family's jobs on their own (give the folder of one family's jobs)"
+        )
     declared = declarations(jobs)
     headline = [name for name, d in declared.items() if d.get("headline")]
     metrics = args.metrics.split(",") if args.metrics else ["objective", *headline]
     for metric in metrics:
         if metric not in declared:
-            sys.exit(f"curvegan.report: --metrics {metric}: not a metric of these runs (one of {', '.join(declared)})")
+            refuse(f"--metrics {metric}: not a metric of these runs (one of {', '.join(declared)})")
     rows = member_rows(jobs)
     settings = list(groups(rows))
     for name in args.versus or []:
         if name not in settings:
-            sys.exit(f"curvegan.report: --versus {name}: not a setting of these runs (one of {'; '.join(settings)})")
+            refuse(f"--versus {name}: not a setting of these runs (one of {'; '.join(settings)})")
     out = args.out or args.sweep_dir
-    out.mkdir(parents=True, exist_ok=True)
+    if (why := writable_folder(out)) is not None:
+        refuse(f"--out {out}: cannot be written ({why})")
 
     header, table = summary_table(rows, metrics, declared)
     print(f"## {len(jobs)} finished jobs, {len(rows)} members in {args.sweep_dir}\n")
