@@ -219,14 +219,15 @@ def test_a_resumed_run_gif_covers_the_whole_run(tmp_path):
 def test_a_kill_while_writing_a_checkpoint_leaves_the_previous_one_intact(tmp_path, uninterrupted):
     # Die half-way through writing the 4th checkpoint file (epoch001.ckpt; epoch 0's last.ckpt came before it).
     prelude = textwrap.dedent("""
-        import os, signal, fsspec.implementations.local as local
-        write, count = local.LocalFileOpener.write, [0]
+        import os, pathlib, signal
+        write, count = pathlib.Path.write_bytes, [0]
         def torn(self, data):
-            count[0] += 1
-            if count[0] == 3:
-                write(self, data[: len(data) // 2]); self.flush(); os.kill(os.getpid(), signal.SIGKILL)
+            if self.name.endswith(".ckpt.partial"):
+                count[0] += 1
+                if count[0] == 3:
+                    write(self, data[: len(data) // 2]); os.kill(os.getpid(), signal.SIGKILL)
             return write(self, data)
-        local.LocalFileOpener.write = torn
+        pathlib.Path.write_bytes = torn
     """)
     process = start(tmp_path, prelude=prelude)
     process.wait(timeout=120)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import signal
 import sys
 import threading
@@ -24,6 +23,7 @@ from lightning.pytorch.utilities import rank_zero_only
 from curvegan import Interrupted, stop_signals
 from curvegan.config import Evaluation
 from curvegan.evaluation import Evaluator
+from curvegan.files import atomic, write_bytes
 from curvegan.keys import BOOLEAN, TEXT, Rule, defaults, key, keys_of, optional, settings, whole
 from curvegan.metrics import METRICS, headline, summarize
 
@@ -291,9 +291,7 @@ def save_png(image: np.ndarray, path: Path) -> None:
     """An RGB image as a PNG of 64 colours, whole or not at all: half the size of the full-colour file or less,
     and no difference to see in a line plot (a GIF frame has at most 256; a colour bar shows steps)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    partial.write_bytes(png(image, colors=64))
-    os.replace(partial, path)
+    write_bytes(path, png(image, colors=64))
 
 
 def save_gif(frames: list[Path], path: Path, frame_ms: int) -> None:
@@ -303,11 +301,10 @@ def save_gif(frames: list[Path], path: Path, frame_ms: int) -> None:
     images = [Image.open(f) for f in frames]
     durations = [frame_ms] * (len(images) - 1) + [frame_ms * 4]
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    images[0].save(
-        partial, format="GIF", save_all=True, append_images=images[1:], duration=durations, loop=0, optimize=True
-    )
-    os.replace(partial, path)
+    with atomic(path) as partial:
+        images[0].save(
+            partial, format="GIF", save_all=True, append_images=images[1:], duration=durations, loop=0, optimize=True
+        )
 
 
 class Progress(TQDMProgressBar):

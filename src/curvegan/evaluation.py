@@ -4,7 +4,6 @@ samples.npy). `settings` are the run's `evaluation` keys (curvegan.config.Evalua
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from curvegan.files import atomic
 from curvegan.metrics import declarations, summarize
 
 
@@ -78,12 +78,10 @@ def final(gan, evaluator: Evaluator, samples_path: Path | None) -> dict:
     if samples_path is None:
         per_member = evaluator(gan)
     else:
-        partial = samples_path.with_name(samples_path.name + ".partial")
-        with open(partial, "wb") as out:
+        with atomic(samples_path) as partial, open(partial, "wb") as out:
             header = {"descr": "<f4", "fortran_order": False, "shape": (gan.members, evaluator.n, gan.family.dim)}
             np.lib.format.write_array_header_1_0(out, header)
             per_member = evaluator(gan, each=lambda s: out.write(s.numpy().astype("<f4").tobytes()))
-        os.replace(partial, samples_path)
     diverged = (gan.diverged_at >= 0).cpu()
     collapsed = gan.family.collapsed(per_member)
     rows = []

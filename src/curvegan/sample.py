@@ -18,6 +18,7 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig
 
 from curvegan import import_lightning
+from curvegan.files import atomic
 from curvegan.keys import SEED, TEXT, choice, key, keys_of, number, optional, whole
 
 
@@ -73,13 +74,12 @@ def write_samples(samples, out: Path) -> None:
 
     array = samples.numpy().astype(np.float32)
     out.parent.mkdir(parents=True, exist_ok=True)
-    partial = out.with_name(out.name + ".partial")
-    if out.suffix == ".npy":
-        with open(partial, "wb") as f:
-            np.save(f, array)
-    else:
-        np.savetxt(partial, array, delimiter=",", fmt="%.6g")
-    partial.replace(out)
+    with atomic(out) as partial:
+        if out.suffix == ".npy":
+            with open(partial, "wb") as f:
+                np.save(f, array)
+        else:
+            np.savetxt(partial, array, delimiter=",", fmt="%.6g")
 
 
 def writable(key: str, value: str, suffixes: tuple[str, ...]) -> Path:
@@ -177,9 +177,8 @@ def sample(cfg: DictConfig) -> dict:
             title = f"{shown:,} of {cfg.n:,} samples, member {cfg.member}\n{headline(quality, digits=3)}"
             fig = samples_figure(samples[:shown], family, title)
         Path(cfg.plot).parent.mkdir(parents=True, exist_ok=True)
-        partial = Path(cfg.plot).with_name(Path(cfg.plot).name + ".partial")
-        fig.savefig(partial, format="png")
-        partial.replace(cfg.plot)
+        with atomic(cfg.plot) as partial:
+            fig.savefig(partial, format="png")
     return quality
 
 

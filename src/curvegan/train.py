@@ -28,6 +28,7 @@ from omegaconf.errors import OmegaConfBaseException
 from curvegan import Interrupted, import_lightning, stop_signals
 from curvegan.config import ConfigError, validate
 from curvegan.errors import one_line
+from curvegan.files import checkpoint_io, disk_full, write_bytes
 from curvegan.schemas import register_schemas
 
 
@@ -45,13 +46,6 @@ def strict_json(value):
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
-
-
-def write_atomically(path: Path, write) -> None:
-    """write(temporary path), then rename it to path: a reader never sees half a file."""
-    partial = path.with_name(path.name + ".partial")
-    write(partial)
-    os.replace(partial, path)
 
 
 def cpu_threads(cfg: DictConfig) -> int | None:
@@ -99,7 +93,8 @@ def build(cfg: DictConfig):
     )
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c is not None]
     loggers = [instantiate(lg) for lg in (cfg.get("logger") or {}).values() if lg is not None]
-    trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, plugins=cluster_environment())
+    plugins = [*cluster_environment(), checkpoint_io()]  # checkpoints written whole or not at all
+    trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, plugins=plugins)
     return datamodule, model, callbacks, trainer
 
 
@@ -172,6 +167,18 @@ def train(cfg: DictConfig) -> dict:
     except Diverged as err:
         kept = f"the last good checkpoint is {last}" if last.exists() else "no checkpoint was written before it"
         raise TrainingFailed(f"{err}; {kept}") from None
+    except OSError as err:
+        if not disk_full(err):
+            raise
+        raise TrainingFailed(full_disk(run_dir, err.filename, last.exists())) from None
+
+
+def full_disk(run_dir: Path, filename: str | None, resumable: bool) -> str:
+    """The one line for a run that filled its disk: the run dir, the file it was writing, what is kept."""
+    where = Path(filename or "?")
+    shown = where.relative_to(run_dir) if run_dir in where.parents else where
+    line = f"{run_dir}: the disk is full (writing {shown}); the files written before are kept whole"
+    return line + (f"; resume with hydra.run.dir={run_dir} ckpt_path=last once there is room" if resumable else "")
 
 
 def finish(cfg: DictConfig, model, trainer, callbacks: list, seconds: float) -> dict:
@@ -190,7 +197,7 @@ def finish(cfg: DictConfig, model, trainer, callbacks: list, seconds: float) -> 
     if trainer.is_global_zero:
         metrics["history"] = monitor.history if monitor else []
         text = json.dumps(strict_json(metrics), indent=2, allow_nan=False) + "\n"
-        write_atomically(run_dir / "metrics.json", lambda path: path.write_text(text))
+        write_bytes(run_dir / "metrics.json", text.encode())
         print(summary_line(metrics, seconds) + f"\nrun dir: {run_dir}")
     return metrics
 
