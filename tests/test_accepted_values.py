@@ -15,9 +15,9 @@ EDGES = [
     "data.a_min=-1e30 data.a_max=1e30",
     "data=modes data.modes=[1000]",
     "data=modes data.modes=[-1000,1000] data.mode_std=9.99",
-    "data=modes data.modes=[1,1,1]",
+    "data=modes data.modes=[1,1.07]",  # modes just more than 6 mode_std (0.06) apart
     "data=grid data.side=1",
-    "data=ring data.modes=2 data.radius=0.001",
+    "data=ring data.modes=2 data.radius=0.001 data.std=0.0001",
     "model.latent_dim=1 model.latent=mixture model.latent_modes=2",
     "model.generator.hidden=[] model.discriminator.hidden=[]",
     "model.generator.activation=maxout model.generator.pieces=2 model.discriminator.activation=maxout",

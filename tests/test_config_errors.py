@@ -3,6 +3,7 @@ written. The table of bad values is derived from the keys' declarations: every k
 the value its rule names as one it refuses."""
 
 import math
+import re
 import subprocess
 import sys
 
@@ -72,6 +73,21 @@ def bad_values() -> tuple[dict[str, str], dict[str, tuple]]:
 
 BAD, COMPOSED = bad_values()
 
+
+def over_values() -> dict[str, tuple]:
+    """{key: (the composed config of its group option, the value exactly past its rule's upper bound)} for every
+    declared key whose rule has one (an EMA decay of 1, a β of 1, as many threads as cores plus one, ...)."""
+    over = {}
+    for options in GROUP_OPTIONS:
+        base = BASES[tuple(options)]
+        for key, declared in declared_leaves(OmegaConf.to_container(base, resolve=False), keys_of(Run)):
+            if declared.rule is not None and declared.rule.over is not None:
+                over.setdefault(key, (base, declared.rule.over))
+    return over
+
+
+OVER = over_values()
+
 # Classes of bad input beyond one key's rule, each with the start of the line that refuses it.
 UNKNOWN = {
     "+callbacks.monitor.bogus=1": "callbacks.monitor.bogus=1: not a key of Monitor",
@@ -125,26 +141,39 @@ def refuse(monkeypatch, capsys, tmp_path, overrides: str):
     return exited.value.code, capsys.readouterr().err, any(tmp_path.iterdir())
 
 
+def refused_in_composed(key: str, base, value) -> None:
+    """Set key=value in its composed config and validate: it must be refused naming that key."""
+    cfg = base.copy()
+    cfg.run_dir = "/tmp/unused"
+    for node in (cfg.logger or {}).values():  # Hydra's runtime is not set here: give its values plainly
+        for k, v in OmegaConf.to_container(node, resolve=False).items():
+            if isinstance(v, str) and "${hydra:" in v:
+                node[k] = "run"
+    try:
+        OmegaConf.update(cfg, key, value, merge=False)
+        validate(cfg)
+    except ConfigError as refused:
+        assert str(refused).startswith(f"{key}="), (key, str(refused))
+    except ValidationError as refused:
+        assert refused.full_key == key, (key, str(refused))
+    else:
+        pytest.fail(f"{key}={value!r} was accepted")
+
+
+def test_a_value_exactly_past_every_rules_upper_bound_is_refused_naming_it():
+    """A bound is where a planted off-by-one hides (model.g_ema=1 would never move the average): every rule with
+    an upper bound refuses the value just past it."""
+    assert {"model.g_ema", "model.betas", "cpu_threads", "callbacks.monitor.members_shown"} <= set(OVER)
+    for key, (base, value) in OVER.items():
+        refused_in_composed(key, base, value)
+
+
 def test_a_bad_value_of_every_key_is_refused_naming_it():
     """Every key's bad value, set in its composed config: the check that runs before anything is written refuses
     it naming that key (or, for a typed key, OmegaConf's schema does, which Hydra reports as "Error merging override
     KEY=VALUE"). The command line's own line for each is the slow test below; its classes are the test after it."""
     for key, (base, value) in COMPOSED.items():
-        cfg = base.copy()
-        cfg.run_dir = "/tmp/unused"
-        for node in (cfg.logger or {}).values():  # Hydra's runtime is not set here: give its values plainly
-            for k, v in OmegaConf.to_container(node, resolve=False).items():
-                if isinstance(v, str) and "${hydra:" in v:
-                    node[k] = "run"
-        try:
-            OmegaConf.update(cfg, key, value, merge=False)
-            validate(cfg)
-        except ConfigError as refused:
-            assert str(refused).startswith(f"{key}="), (key, str(refused))
-        except ValidationError as refused:
-            assert refused.full_key == key, (key, str(refused))
-        else:
-            pytest.fail(f"{key}={value!r} was accepted")
+        refused_in_composed(key, base, value)
 
 
 @pytest.mark.slow
@@ -297,3 +326,30 @@ def test_a_shipped_config_names_no_key_twice():
         assert not {"members", "seed", "num_points"} & (
             set(cfg[group]) - ({"num_points"} if group == "data" else set())
         )
+
+
+def test_the_generic_metrics_reference_set_is_counted_before_the_run(tmp_path, monkeypatch):
+    """evaluation.reference_samples sizes the generic metrics' distance matrices (R × R in float64): one that
+    cannot fit is refused before the run, naming the key, and is free with evaluation.generic=false."""
+    from curvegan import errors, preflight
+
+    given = ["evaluation.reference_samples"]
+    for module in (errors, preflight):
+        monkeypatch.setattr(module, "given_keys", lambda: given)
+    cfg = compose_config("evaluation.reference_samples=100000000", run_dir=tmp_path)
+    with pytest.raises(ConfigError, match=r"^evaluation.reference_samples=100000000: needs about .* generic metrics"):
+        validate(cfg)
+    validate(compose_config("evaluation.reference_samples=100000000", "evaluation.generic=false", run_dir=tmp_path))
+    assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("key", ["data.num_points", "evaluation.num_samples"])
+def test_a_memory_refusal_names_the_key_the_user_gave_of_those_that_size_it(monkeypatch, tmp_path, key):
+    """The curves' length sizes every part as much as the number of samples does: data.num_points given, the
+    refusal names it, not evaluation.num_samples."""
+    from curvegan import errors, preflight
+
+    for module in (errors, preflight):
+        monkeypatch.setattr(module, "given_keys", lambda: [key])
+    with pytest.raises(ConfigError, match=rf"^{re.escape(key)}=100000000: needs about"):
+        validate(compose_config(f"{key}=100000000", run_dir=tmp_path))

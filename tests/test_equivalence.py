@@ -190,15 +190,23 @@ def test_member_k_makes_the_updates_of_a_gan_of_its_own(setting):
 # --- the lean path past Lightning's per-call hooks makes the same steps as Lightning's calls -------------------
 
 
-def test_the_lean_path_and_lightnings_calls_make_identical_updates():
+@pytest.mark.parametrize(
+    "settings",
+    [{"d_steps": 2, "g_ema": 0.99, "grad_clip": 0.05}, {"lr_decay": True}],
+    ids=["several D steps, EMA, clipping", "learning-rate decay"],
+)
+def test_the_lean_path_and_lightnings_calls_make_identical_updates(settings):
     dm = RealData(Quadratic(batches_per_epoch=BATCHES), seed=0)
     trained = {}
     for lean in (True, False):
         torch.manual_seed(0)
-        model = GAN(seed=0, lean_steps=lean, d_steps=2, g_ema=0.99, grad_clip=0.05)
+        model = GAN(seed=0, lean_steps=lean, **settings)
         trained[lean] = fit(model, dm)
         assert model.steps.lean is lean
-        assert model.trainer.global_step == 300 * 3  # Lightning counted every step on both paths
+        # Lightning counted every step on both paths
+        assert model.trainer.global_step == 300 * (1 + settings.get("d_steps", 1))
+    if settings.get("lr_decay"):  # the schedule moved the learning rate on both paths
+        assert trained[True].optimizers()[0].param_groups[0]["lr"] < 2e-4
     for key, value in trained[True].state_dict().items():
         assert torch.equal(value, trained[False].state_dict()[key]), key
 

@@ -3,6 +3,7 @@ against a transcription of its loop; and a CPU run end to end (train, TensorBoar
 
 import json
 import math
+import re
 
 import numpy as np
 import pytest
@@ -121,3 +122,28 @@ def test_data_ring_is_scored_on_pacgans_2500_samples_and_refuses_a_curve_key(tmp
         validate(compose_config("data=ring", "+data.a_min=1.5", run_dir=tmp_path))
     with pytest.raises(ConfigError, match=r"^model=cgan: must be used with data that has a parameter"):
         validate(compose_config("data=ring", "model=cgan", run_dir=tmp_path))
+
+
+GEOMETRY = {  # overrides whose scores would mean nothing: the key the refusal names
+    "data=ring data.std=0.5": "data.std",  # neighbours 0.77 apart, scoring balls of 3σ = 1.5
+    "data=ring data.modes=100 data.std=0.02": "data.modes",
+    "data=ring data.radius=0.01": "data.radius",
+    "data=grid data.spacing=0.1": "data.spacing",
+    "data=grid data.std=1e-9": "data.std",  # below what float32 holds at modes 4 from 0
+    "data=modes data.modes=[1,1,2]": "data.modes",  # coinciding centres
+    "data=modes data.modes=[1,1.05]": "data.modes",  # overlapping within 3 mode_std
+    "data=modes data.mode_std=0.05": "data.mode_std",
+    "data=modes data.modes=[900] data.mode_std=1e-6": "data.mode_std",
+}
+
+
+@pytest.mark.parametrize("overrides", GEOMETRY)
+def test_geometry_under_which_the_mode_scores_mean_nothing_is_refused_naming_the_key(overrides, tmp_path, monkeypatch):
+    from curvegan import errors
+    from curvegan.config import ConfigError, validate
+
+    given = [o.split("=", 1)[0] for o in overrides.split()]
+    monkeypatch.setattr(errors, "given_keys", lambda: given)
+    with pytest.raises(ConfigError, match=rf"^{re.escape(GEOMETRY[overrides])}=[^:]+: must be "):
+        validate(compose_config(*overrides.split(), run_dir=tmp_path))
+    assert not any(tmp_path.iterdir())

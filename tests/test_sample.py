@@ -175,3 +175,24 @@ def test_command_line_draws_and_prints_quality_and_its_defaults_reproduce_sample
     assert result.returncode == 0, result.stderr
     assert "shape_rmse" in result.stdout and np.array_equal(np.load(tmp_path / "c.npy"), recorded[0])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.npy"]  # no stray log files or dirs
+
+
+def test_the_samplers_memory_check_counts_the_checkpoints_own_network(tmp_path, monkeypatch):
+    """A wide generator needs more memory per sample: the same n that a 32-wide one draws is refused for a
+    4000-wide one, naming n and the width, before anything is written."""
+    from conftest import TINY, compose_config
+    from curvegan import preflight
+
+    monkeypatch.setattr(preflight, "available_memory", lambda: 8 * 2**30)
+    runs = {}
+    for width in (32, 4000):
+        runs[width] = tmp_path / f"w{width}"
+        hidden = f"model.generator.hidden=[{width}]"
+        train(compose_config(*TINY, "trainer.max_epochs=1", "logger=none", hidden, run_dir=runs[width]))
+    out = tmp_path / "wide.npy"
+    with pytest.raises(SampleError, match=r"^n=1000000: needs about \S+ GB of memory with this checkpoint's generator"):
+        sample(sample_cfg(ckpt_path=str(runs[4000] / "checkpoints/last.ckpt"), n=1_000_000, out=str(out)))
+    assert not out.exists()
+    from curvegan.sample import check_memory, load_checkpoint
+
+    check_memory(1_000_000, load_checkpoint(runs[32] / "checkpoints/last.ckpt"))  # the narrow one fits

@@ -32,3 +32,12 @@ def one_line(err: BaseException) -> str:
         if lines:
             parts.append(" ".join(lines))
     return ": ".join(parts).replace("Available options in", "available options for")
+
+
+def given_keys() -> list[str]:
+    """The keys the user set on the command line (empty outside Hydra)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if not HydraConfig.initialized():
+        return []
+    return [o.split("=", 1)[0].lstrip("+~") for o in HydraConfig.get().overrides.task]

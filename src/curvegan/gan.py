@@ -31,7 +31,7 @@ from curvegan.training_log import TrainingLog, statistics
 from curvegan.variants import Variant
 
 NETWORK = a_node("network", "a network (curvegan.nets): a _target_ and its keys")
-BETAS = Rule(lambda v: len(v) == 2 and all(0 <= b < 1 for b in v), "two numbers in [0, 1)", [0.5])
+BETAS = Rule(lambda v: len(v) == 2 and all(0 <= b < 1 for b in v), "two numbers in [0, 1)", [0.5], over=[0.5, 1.0])
 
 
 class GAN(L.LightningModule):

@@ -34,6 +34,7 @@ class Rule:
     bad: Any
     doc: str | None = None  # what docs/config.md says, where `allowed` depends on the machine
     kind: str | None = None  # a key that holds a config node: the kind of part it builds (curvegan.registry)
+    over: Any = None  # a value exactly past the rule's upper bound, which it refuses (the refusal test tries it)
 
     def __call__(self, value: Any) -> str | None:
         """None when the value is allowed, else what is allowed."""
@@ -60,7 +61,12 @@ def _list(v: Any) -> bool:
 
 def whole(low: int = 1, high: int | None = None) -> Rule:
     allowed = f"a whole number ≥ {low}" if high is None else f"a whole number in [{low}, {high}]"
-    return Rule(lambda v: _int(v) and v >= low and (high is None or v <= high), allowed, low - 1)
+    return Rule(
+        lambda v: _int(v) and v >= low and (high is None or v <= high),
+        allowed,
+        low - 1,
+        over=None if high is None else high + 1,
+    )
 
 
 def number(above: float | None = None, at_least: float | None = None, below: float | None = None) -> Rule:
@@ -80,6 +86,7 @@ def number(above: float | None = None, at_least: float | None = None, below: flo
         ),
         allowed,
         bad,
+        over=below,
     )
 
 
@@ -90,11 +97,12 @@ def choice(*options: Any) -> Rule:
 
 def optional(rule: Rule) -> Rule:
     """null, or what `rule` allows."""
-    return Rule(lambda v: v is None or rule(v) is None, f"null or {rule.allowed}", rule.bad)
+    return Rule(lambda v: v is None or rule(v) is None, f"null or {rule.allowed}", rule.bad, over=rule.over)
 
 
 def either(first: Rule, second: Rule) -> Rule:
-    return Rule(lambda v: first(v) is None or second(v) is None, f"{first.allowed} or {second.allowed}", first.bad)
+    allowed = f"{first.allowed} or {second.allowed}"
+    return Rule(lambda v: first(v) is None or second(v) is None, allowed, first.bad, over=first.over or second.over)
 
 
 BOOLEAN = Rule(lambda v: isinstance(v, bool), "true or false", "maybe")
@@ -119,6 +127,7 @@ def numbers(length: int | None = None, at_least: int = 1, low: float = -math.inf
         ),
         f"a list of {size} finite numbers{span}",
         [],
+        over=None if below == math.inf else [below] * (length or at_least),
     )
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from curvegan.errors import ConfigError, refuse
+from curvegan.errors import ConfigError, given_keys, refuse
 
 # What a run writes into its run dir (besides Hydra's .hydra/ and the log): a dir holding any of these holds a run.
 RUN_OUTPUTS = ("checkpoints", "metrics.json", "samples.npy", "tensorboard", "csv", "wandb", "progress.gif", "frames")
@@ -26,15 +26,6 @@ def check(cfg: DictConfig) -> None:
         if not Path(path).is_file():
             raise refuse("ckpt_path", cfg.ckpt_path, f"an existing checkpoint file ({path} is not one)")
         check_resumable(cfg, path)
-
-
-def given_keys() -> list[str]:
-    """The keys the user set on the command line (empty outside Hydra)."""
-    from hydra.core.hydra_config import HydraConfig
-
-    if not HydraConfig.initialized():
-        return []
-    return [o.split("=", 1)[0].lstrip("+~") for o in HydraConfig.get().overrides.task]
 
 
 # --- the run dir ---------------------------------------------------------------------------------------
@@ -135,14 +126,25 @@ def memory_estimate(cfg: DictConfig) -> dict[str, tuple[list[str], float]]:
     widest = max([*widths[0], *widths[1], dim])
     n = cfg.evaluation.num_samples
     evaluation = 4 * max(2**23, n * widest) * 8 + 4 * k * n  # a run of members' samples, and per-member results
-    return {
+    parts = {}
+    if cfg.evaluation.generic is not False:
+        # the reference set's own k-NN distances (R × R, float64), then per member the distances to it and their
+        # masks (R × F), and the member's own k-NN distances (F × F), F the generated samples compared
+        r = cfg.evaluation.reference_samples
+        f = min(n, r)
+        parts["the generic metrics' distances"] = (
+            ["evaluation.reference_samples", "evaluation.num_samples"],
+            8 * r * r + 10 * r * f + 8 * f * f,
+        )
+    sample = [f"data.{name}" for name in family.sized_by]  # the keys that size one sample
+    return parts | {
         "weights and optimizer state": (
-            ["ensemble.size", "model.generator.hidden", "model.discriminator.hidden"],
+            ["ensemble.size", "model.generator.hidden", "model.discriminator.hidden", *sample],
             state,
         ),
-        "activations": (["ensemble.size", "data.batch_size", "model.pack"], activations),
-        "real samples": (["ensemble.size", "data.batches_per_step", "data.batch_size"], step_data),
-        "evaluation": (["evaluation.num_samples"], evaluation),
+        "activations": (["ensemble.size", "data.batch_size", "model.pack", *sample], activations),
+        "real samples": (["ensemble.size", "data.batches_per_step", "data.batch_size", *sample], step_data),
+        "evaluation": (["evaluation.num_samples", *sample], evaluation),
     }
 
 
@@ -184,15 +186,16 @@ def check_memory(cfg: DictConfig) -> None:
         )
     from curvegan.registry import build
 
-    dim = build("family", OmegaConf.to_container(cfg.data, resolve=True), "data").dim
-    samples = 4 * cfg.ensemble.size * cfg.evaluation.num_samples * dim
+    family = build("family", OmegaConf.to_container(cfg.data, resolve=True), "data")
+    samples = 4 * cfg.ensemble.size * cfg.evaluation.num_samples * family.dim
     path = Path(cfg.run_dir).absolute()
     existing = next(p for p in [path, *path.parents] if p.exists())
     free = shutil.disk_usage(existing).free
     if samples > free:
+        key = blame(["evaluation.num_samples", "ensemble.size", *(f"data.{k}" for k in family.sized_by)], cfg)
         raise ConfigError(
-            f"evaluation.num_samples={cfg.evaluation.num_samples}: samples.npy would take {gb(samples)} for"
-            f" {cfg.ensemble.size} members; the disk under {existing} has {gb(free)} free"
+            f"{key}={_value(cfg, key)}: samples.npy would take {gb(samples)} for {cfg.ensemble.size} members;"
+            f" the disk under {existing} has {gb(free)} free"
         )
 
 

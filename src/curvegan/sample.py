@@ -126,7 +126,6 @@ OPTIONS = ("a", "code")  # what a variant may take (its `options`); each is chec
 
 def check(cfg: DictConfig) -> None:
     """Every value the sampler takes, checked against its key's rule before anything is loaded or written."""
-    from curvegan.preflight import available_memory, gb
 
     declared = keys_of(SampleKeys)
     for name in cfg:
@@ -141,9 +140,21 @@ def check(cfg: DictConfig) -> None:
         writable("out", cfg.out, (".npy", ".csv"))
     if cfg.plot is not None:
         writable("plot", cfg.plot, (".png",))
-    need = cfg.n * 4 * 16 * 4 + 500 * 2**20
+
+
+def check_memory(n: int, gan) -> None:
+    """Refuse an n whose samples would not fit in memory with this checkpoint's generator: n rows of its widest
+    layer's outputs (a few alive at once), of its inputs, and of the samples with what scoring makes of them."""
+    from curvegan.preflight import BASELINE, available_memory, gb
+
+    widest = max(p.shape[-1] for p in gan.generator.parameters())
+    inputs = next(gan.generator.parameters()).shape[-2]
+    need = BASELINE + 4 * n * (3 * widest + inputs + 8 * gan.family.dim)
     if need > available_memory():
-        raise SampleError(f"n={cfg.n}: needs about {gb(need)} of memory, this machine has {gb(available_memory())}")
+        raise SampleError(
+            f"n={n}: needs about {gb(need)} of memory with this checkpoint's generator ({widest} wide), this"
+            f" machine has {gb(available_memory())}"
+        )
 
 
 def sample(cfg: DictConfig) -> dict:
@@ -154,6 +165,7 @@ def sample(cfg: DictConfig) -> dict:
     from curvegan.plots import latent_walk_figure, samples_figure
 
     gan = load_checkpoint(cfg.ckpt_path, cfg.member)
+    check_memory(cfg.n, gan)
     variant, family = gan.variant, gan.family
     options = {name: cfg[name] for name in OPTIONS if cfg[name] is not None}
     for name, value in options.items():

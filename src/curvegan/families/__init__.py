@@ -27,6 +27,7 @@ class Family:
     parameter: ClassVar[str | None] = None  # the one number a real sample is made from (curves: a), if any
     shown: ClassVar[tuple[str, ...]] = ()  # the metrics a figure's title shows
     objective_says: ClassVar[str] = "the objective"  # what `objective` adds up, for the figures' ranking
+    sized_by: ClassVar[tuple[str, ...]] = ()  # the keys that set the size of a sample (`dim`), for the preflight
 
     batch_size: int = key(32, whole(1), "real samples per batch")
     batches_per_epoch: int = key(300, whole(1), "batches per epoch, fresh every epoch (one G update each)")
@@ -104,3 +105,33 @@ class Family:
     def config(self) -> dict:
         """This family as a config node (what builds it again)."""
         return node(type(self), **asdict(self))
+
+
+# float32's relative resolution (2⁻²³) times this is the least σ a mode can have, relative to its distance from 0:
+# below it float32 cannot hold the samples' spread (they collapse onto a few representable values).
+LEAST_SIGMA_IN_ULPS = 16
+
+
+def unscorable(centres: Tensor, sigma: float, within: float) -> tuple[str, str] | None:
+    """Why modes at `centres` [M, d] with std σ, a sample scored by its nearest mode within `within`·σ, cannot be
+    scored: ("std", why) when float32 cannot hold σ at the modes' scale, ("centres", why) when two modes coincide
+    or are so close that their scoring balls overlap; None when they can."""
+    reach = max(float(centres.abs().max()), 1.0)
+    least = LEAST_SIGMA_IN_ULPS * reach * 2.0**-23
+    if sigma < least:
+        return "std", f"≥ {least:.3g} (float32 cannot hold a smaller spread at modes {reach:g} from 0)"
+    if len(centres) > 1:
+        gaps = torch.cdist(centres.double(), centres.double()) + torch.eye(len(centres), dtype=torch.float64) * 1e300
+        closest = float(gaps.min())
+        if closest <= 2 * within * sigma:
+            what = "two modes coincide" if closest == 0 else f"two modes are {closest:.3g} apart"
+            return "centres", (
+                f"a value that keeps every two modes more than {2 * within:g}σ = {2 * within * sigma:.3g} apart"
+                f" ({what}; a sample is scored by the mode within {within:g}σ of it)"
+            )
+    return None
+
+
+def given_one(keys: list[str], given: list[str]) -> str:
+    """Of the keys a refusal is about, the one the user gave (the first such), else the first."""
+    return next((k for k in keys if k in given), keys[0])

@@ -23,6 +23,7 @@ class Grid(Points):
     """`side` × `side` normals, `spacing` apart, centred on the origin."""
 
     name: ClassVar[str] = "grid"
+    PLACEMENT: ClassVar = ("spacing", "side")
 
     std: float = key(0.05, number(above=0, below=10), "each mode's standard deviation σ")
     side: int = key(5, whole(1, 30), "modes along each axis")

@@ -16,11 +16,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import cached_property
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor
 
+from curvegan.families import given_one, unscorable
 from curvegan.families.quadratic import Curves
 from curvegan.keys import Rule, key, number
 from curvegan.metrics import MODE_METRICS, mode_coverage
@@ -30,6 +31,7 @@ CENTRES = Rule(
     lambda v: len(v) >= 1 and all(isinstance(c, int | float) and abs(c) <= 1e3 for c in v),
     "a list of one or more numbers in [-1000, 1000] (the centres of the modes of a)",
     [],
+    over=[1000.5],
 )
 
 
@@ -97,6 +99,19 @@ class Modes(Curves):
         g = self.quantiles.to(c.device)
         rank = ((torch.arange(len(g), device=c.device) + 0.5) * n / len(g)).long()  # F⁻¹ at each midpoint
         return (c[..., rank] - g).abs().mean(dim=-1).float()
+
+    @classmethod
+    def check(cls, node: Any, cfg: Any) -> tuple[str, Any, str] | None:
+        """Modes of a whose scores would mean nothing (duplicate or overlapping centres within the scoring
+        distance, a mode_std float32 cannot hold) are refused, naming the key the user gave."""
+        from curvegan.errors import given_keys
+
+        problem = unscorable(torch.tensor(list(node.modes), dtype=torch.float64)[:, None], node.mode_std, 3.0)
+        if problem is None:
+            return None
+        kind, allowed = problem
+        name = "data.mode_std" if kind == "std" else given_one(["data.modes", "data.mode_std"], given_keys())
+        return name, list(node.modes) if name == "data.modes" else node.mode_std, allowed
 
     def mode_quality(self, a: Tensor, residual: Tensor) -> dict[str, Tensor]:
         distance = (a.unsqueeze(-1) - self.centres.to(a)).abs()  # [..., n, M]

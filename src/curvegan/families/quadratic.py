@@ -68,6 +68,8 @@ class Curves(Family):
     shown: ClassVar = ("shape_rmse", "a_w1")
     objective_says: ClassVar[str] = "shape_rmse + a_w1"
 
+    sized_by: ClassVar = ("num_points",)
+
     num_points: int = key(16, whole(3), "points per curve, evenly spaced on [-1, 1] (a parabola needs 3)")
 
     @property

@@ -23,12 +23,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import cached_property
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor
 
-from curvegan.families import Family
+from curvegan.families import Family, given_one, unscorable
 from curvegan.keys import key, number, whole
 from curvegan.metrics import MODE_METRICS, OBJECTIVE, mode_coverage
 
@@ -99,12 +99,32 @@ class Points(Family):
     def axis_labels(self) -> tuple[str, str]:
         return "x₁", "x₂"
 
+    PLACEMENT: ClassVar[tuple[str, ...]] = ()  # the keys that place the modes (a subclass's)
+
+    @classmethod
+    def check(cls, node: Any, cfg: Any) -> tuple[str, Any, str] | None:
+        """Modes whose scores would mean nothing (overlapping scoring balls, a σ float32 cannot hold) are refused,
+        naming the key the user gave."""
+        from omegaconf import OmegaConf
+
+        from curvegan.errors import given_keys
+
+        family = cls(**{k: v for k, v in OmegaConf.to_container(node).items() if k != "_target_"})
+        problem = unscorable(family.centres, family.std, HIGH_QUALITY_WITHIN)
+        if problem is None:
+            return None
+        kind, allowed = problem
+        keys = ["data.std"] if kind == "std" else [f"data.{k}" for k in (*cls.PLACEMENT, "std")]
+        name = given_one(keys, given_keys())
+        return name, OmegaConf.to_container(cfg.data)[name.removeprefix("data.")], allowed
+
 
 @dataclass
 class Ring(Points):
     """`modes` normals evenly on a circle of `radius`."""
 
     name: ClassVar[str] = "ring"
+    PLACEMENT: ClassVar = ("modes", "radius")
 
     modes: int = key(8, whole(2, 1000), "normals evenly on the circle")
     radius: float = key(1.0, number(above=0, below=1e3), "the circle's radius")
