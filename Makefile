@@ -52,7 +52,7 @@ SEARCH := $(QUIET) cpu_threads=1 hydra/launcher=joblib
 
 compare: install ## every objective over 5 seeds, experiment=best over 64 -> docs/compare.md, docs/compare.png
 	rm -rf multirun/compare && mkdir -p multirun/compare && date +%s > multirun/compare/started
-	$(PY) -m curvegan.train -m $(SEARCH) objective=bce,minimax,lsgan,hinge,wgan_gp ensemble.size=5 \
+	$(PY) -m curvegan.train -m $(SEARCH) objective=$$($(PY) -m curvegan.registry objective) ensemble.size=5 \
 	  hydra.sweep.dir=multirun/compare/objectives
 	$(PY) -m curvegan.train -m $(QUIET) experiment=best ensemble.size=64 hydra.sweep.dir=multirun/compare/best
 	$(PY) -m curvegan.report multirun/compare --out multirun/compare --summary > docs/compare.md
@@ -67,7 +67,7 @@ compare: install ## every objective over 5 seeds, experiment=best over 64 -> doc
 
 modes: install ## the mode-collapse test bed: objectives × pack 1, 2, 4 over 8 seeds, modes_best over 32 -> docs/modes.md
 	rm -rf multirun/modes
-	$(PY) -m curvegan.train -m $(SEARCH) data=modes objective=bce,minimax,lsgan,hinge,wgan_gp model.pack=1,2,4 \
+	$(PY) -m curvegan.train -m $(SEARCH) data=modes objective=$$($(PY) -m curvegan.registry objective) model.pack=1,2,4 \
 	  ensemble.size=8 hydra.sweep.dir=multirun/modes/grid
 	$(PY) -m curvegan.train -m $(QUIET) experiment=modes_best ensemble.size=32 hydra.sweep.dir=multirun/modes/best
 	$(PY) -m curvegan.report multirun/modes --out multirun/modes --metrics modes_captured,hq_fraction,mode_kl --summary \

@@ -93,16 +93,20 @@ NAMED = {
 }
 
 
+def refused_running_nothing(path, named: str, evil: Path) -> None:
+    """Loading `path` is refused in one line that names `named`, and nothing of the gadget ran or was imported."""
+    with pytest.raises(SampleError) as err:
+        load_checkpoint(path)
+    assert "\n" not in str(err.value) and named in str(err.value), str(err.value)
+    assert not evil.exists(), f"a gadget ran: {evil.read_text()}"
+    assert "evil_gadget" not in sys.modules
+
+
 @pytest.mark.parametrize("where", NODES)
 def test_a_checkpoint_naming_a_gadget_in_any_node_is_refused_and_runs_nothing(run_dir, tmp_path, evil, where):
-    for what, gadget in gadgets(evil).items():
+    for gadget in gadgets(evil).values():
         path = crafted(run_dir, tmp_path, where, gadget)
-        with pytest.raises(SampleError) as err:
-            load_checkpoint(path)
-        message = str(err.value)
-        assert "\n" not in message and f"{NAMED[where]}._target_={gadget['_target_']}" in message, (what, message)
-        assert not evil.exists(), f"{what} at {where} ran: {evil.read_text()}"
-        assert "evil_gadget" not in sys.modules
+        refused_running_nothing(path, f"{NAMED[where]}._target_={gadget['_target_']}", evil)
 
 
 HIDDEN = {  # where a gadget is hidden: what the refusal names
@@ -117,10 +121,7 @@ HIDDEN = {  # where a gadget is hidden: what the refusal names
 @pytest.mark.parametrize("key", HIDDEN)
 def test_a_gadget_hidden_in_a_key_of_a_known_node_is_refused(run_dir, tmp_path, evil, key):
     path = crafted(run_dir, tmp_path, key, {"_target_": "evil_gadget.run", "_args_": ["x"]})
-    with pytest.raises(SampleError) as err:
-        load_checkpoint(path)
-    assert HIDDEN[key] in str(err.value) and "\n" not in str(err.value)
-    assert not evil.exists() and "evil_gadget" not in sys.modules
+    refused_running_nothing(path, HIDDEN[key], evil)
 
 
 def test_a_value_outside_its_rule_in_a_checkpoint_is_refused_naming_it(run_dir, tmp_path):

@@ -56,3 +56,26 @@ def test_the_last_line_names_the_familys_and_the_variants_own_metrics():
     assert "code_corr 0.9980" in summary_line(
         {**info, "declarations": declared(*info), "ensemble_size": 1, "steps": 1}, 1
     )
+
+
+def test_without_tensorboards_private_file_writer_images_still_reach_tensorboard(tmp_path, monkeypatch):
+    """curvegan writes its own PNG through SummaryWriter's private _get_file_writer; a TensorBoard without it gets
+    the image through the public add_image."""
+    import numpy as np
+    from lightning.pytorch.loggers import TensorBoardLogger
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from curvegan import callbacks
+    from curvegan.callbacks import log_image
+
+    monkeypatch.setattr(callbacks, "PRIVATE_WRITER", "_no_such_call")  # as if TensorBoard had none
+    logger = TensorBoardLogger(str(tmp_path), name="tb", version="")
+
+    class Trainer:
+        loggers = [logger]
+
+    log_image(Trainer, "figures/generated", np.zeros((20, 30, 3), dtype=np.uint8), 7)
+    logger.experiment.flush()
+    events = EventAccumulator(str(tmp_path / "tb"), size_guidance={"images": 0}).Reload()
+    (image,) = events.Images("figures/generated")
+    assert (image.step, image.width, image.height) == (7, 30, 20)

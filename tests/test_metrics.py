@@ -176,3 +176,34 @@ def test_a_mode_counts_as_captured_from_n_over_5m_high_quality_samples_on():
     q = mode_coverage(nearest, torch.ones_like(nearest, dtype=torch.bool), modes=8)
     assert q["modes_captured"].item() == 2  # modes 0 and 2, not mode 1
     assert q["pacgan_modes"].item() == 3
+
+
+def test_the_exact_w1_to_a_uniform_by_hand():
+    """One point c against U(0, 1): ∫|c − u| du = (c² + (1 − c)²) / 2; points at the quantile midpoints of
+    U(2, 4) are within 1/(4n) of it (each piece's mean gap); scaling the range scales the distance."""
+    from curvegan.metrics import w1_to_uniform
+
+    for c in (0.0, 0.3, 0.5, 1.7):
+        expected = (c**2 + (1 - c) ** 2) / 2 if 0 <= c <= 1 else abs(c - 0.5)
+        assert w1_to_uniform(torch.tensor([c]), 0.0, 1.0).item() == pytest.approx(expected, abs=1e-6)
+    n = 100
+    midpoints = 2 + 2 * (torch.arange(n) + 0.5) / n
+    assert w1_to_uniform(midpoints, 2.0, 4.0).item() == pytest.approx(2 / (4 * n), rel=1e-4)
+    a = torch.rand(3, 50)
+    assert torch.allclose(w1_to_uniform(a * 3, 0.0, 3.0), 3 * w1_to_uniform(a, 0.0, 1.0), atol=1e-6)
+
+
+def test_the_quality_comes_in_the_declared_order_whatever_order_a_family_builds_it_in():
+    from dataclasses import dataclass
+
+    from curvegan.evaluation import evaluate
+    from curvegan.families.quadratic import Quadratic
+    from curvegan.gan import GAN
+
+    @dataclass
+    class Reversed(Quadratic):
+        def quality(self, samples):
+            return dict(reversed(list(super().quality(samples).items())))
+
+    gan = GAN(family=Reversed(), members=2)
+    assert list(evaluate(gan, 50, 0)) == [m.name for m in Quadratic.metrics]

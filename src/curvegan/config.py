@@ -167,7 +167,15 @@ def ensure_dir(path: str) -> str:
     return path
 
 
-RESOLVERS = {"ensure_dir": ensure_dir}
+def options_of(group: str) -> str:
+    """`${curvegan_options:objective}`: every registered option of an extension point, comma-separated (the
+    Optuna search space's objectives: a new objective joins the search by being registered)."""
+    from curvegan.registry import options_line
+
+    return options_line(group)
+
+
+RESOLVERS = {"ensure_dir": ensure_dir, "curvegan_options": options_of}
 
 
 # --- validation -------------------------------------------------------------------------------------------

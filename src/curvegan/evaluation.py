@@ -69,7 +69,11 @@ def evaluate(gan, n: int, seed: int, each: Callable[[Tensor], None] | None = Non
             each(samples.float().cpu())  # float32, whatever the model's precision
         for name, values in quality.items():
             per_member.setdefault(name, []).append(values.cpu())
-    return {name: torch.cat(values) for name, values in per_member.items()}
+    # in the order the family and the variant declare their metrics (then any other), whatever order their
+    # quality dicts come in: metrics.json, the summary line and the report list them so
+    declared = [m.name for m in (*gan.family.metrics, *gan.variant.metrics) if m.name in per_member]
+    order = declared + [name for name in per_member if name not in declared]
+    return {name: torch.cat(per_member[name]) for name in order}
 
 
 def final(gan, evaluator: Evaluator, samples_path: Path | None) -> dict:

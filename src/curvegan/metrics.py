@@ -3,7 +3,7 @@
 A family, a variant or a generic metric module declares the metrics it produces (`declare`) and lists them in
 its `metrics`; its quality function returns exactly those, one value per member ([members]). Everything that
 shows a metric reads its declaration: metrics.json (which records the declarations of what it holds, under
-`declarations`), TensorBoard (`quality/<name>`, and `quality/<name>_worst` for a metric with a direction), the
+`declarations`), TensorBoard (`quality/<name>`, and `worst/<name>` for a metric with a direction), the
 console's last line (the `headline` metrics), and curvegan.report (ordering, worst and percentiles).
 """
 
@@ -13,6 +13,7 @@ import math
 from dataclasses import asdict, dataclass
 
 import torch
+from torch import Tensor
 
 
 @dataclass(frozen=True)
@@ -133,3 +134,21 @@ def summarize(per_member: dict[str, torch.Tensor], kept: torch.Tensor) -> dict:
             worst[name] = (values.max() if largest else values.min()).item()
         top[name] = values.quantile(0.5).item()
     return {**top, "worst": worst}
+
+
+def w1_to_uniform(values: Tensor, low: float, high: float) -> Tensor:
+    """The exact 1-Wasserstein distance between the empirical distribution of values [..., n] and U(low, high):
+    [...] (float32, computed in float64).
+
+    W1 = ∫₀¹ |F⁻¹(u) − G⁻¹(u)| du, where the empirical quantile F⁻¹ is the i-th smallest sample on [i/n, (i+1)/n]
+    and the uniform's G⁻¹ is linear there, so each piece integrates in closed form."""
+    c = values.double().sort(dim=-1).values
+    n = c.shape[-1]
+    width = high - low
+    g0 = low + width * torch.arange(n, dtype=torch.float64, device=c.device) / n  # G⁻¹ at a piece's start
+    g1 = g0 + width / n  # ... and at its end
+    below, above = c <= g0, c >= g1
+    piece = torch.where(below, (g0 + g1) / 2 - c, c - (g0 + g1) / 2)  # |c − mean g|, when c is outside
+    crossing = ((c - g0) ** 2 + (g1 - c) ** 2) / (2 * (g1 - g0))  # g crosses c inside: two triangles
+    piece = torch.where(below | above, piece, crossing)
+    return (piece.sum(dim=-1) / n).float()

@@ -247,3 +247,14 @@ def build(kind: str, node: Any, where: str, *args: Any) -> Any:
 
 def of_kind(kind: str, cls: type) -> bool:
     return isinstance(cls, type) and KINDS[kind].test(cls)
+
+
+def options_line(group: str, leave_out: tuple[str, ...] = ("plain",)) -> str:
+    """The registered options of an extension point, comma-separated (for a sweep over all of them)."""
+    return ",".join(sorted(name for name in named(group) if name not in leave_out))
+
+
+if __name__ == "__main__":  # `python -m curvegan.registry objective`: bce,hinge,lsgan,minimax,wgan_gp
+    import sys
+
+    print(options_line(sys.argv[1]))

@@ -94,6 +94,7 @@ def lean_step(optimizer, loss: Tensor, adjust) -> None:
 # device and dtype, every parameter with a gradient and its state (after the first step), no hooks, no gradient
 # scaler. Anything else is left to the optimizer's own step.
 ADAM_AS_FUSED = {"fused": True, "amsgrad": False, "maximize": False, "capturable": False, "differentiable": False}
+PRIVATE_KERNELS = ("_fused_adam_", "_foreach_add_")  # torch's, as Adam(fused=True).step calls them
 NO_GRAD = torch.no_grad()  # one, entered by each step (never nested): making one a step cost a few microseconds
 
 
@@ -139,10 +140,14 @@ def fused_adam_step(optimizer) -> bool:
     every parameter's state): for these networks they cost about four times the kernel (0.08 of 0.1 ms a step on
     one CPU thread). Returns False, having done nothing, where the optimizer or its state is anything but that
     case: the caller then calls optimizer.step(). The same numbers to the bit as Adam.step
-    (tests/test_equivalence.py)."""
+    (tests/test_equivalence.py). The kernel and the hooks' registries are torch's private API: where a torch lacks
+    them, this is False and the optimizer's own (public) step is taken (tested by removing them)."""
+    kernel, count = (getattr(torch, name, None) for name in PRIVATE_KERNELS)
     if (
-        optimizer._optimizer_step_pre_hooks
-        or optimizer._optimizer_step_post_hooks
+        kernel is None
+        or count is None
+        or getattr(optimizer, "_optimizer_step_pre_hooks", True)
+        or getattr(optimizer, "_optimizer_step_post_hooks", True)
         or getattr(torch_optimizer, "_global_optimizer_pre_hooks", True)
         or getattr(torch_optimizer, "_global_optimizer_post_hooks", True)
         or getattr(optimizer, "found_inf", None) is not None
@@ -166,8 +171,8 @@ def fused_adam_step(optimizer) -> bool:
     if any(g is None for g in grads):
         return False
     with NO_GRAD:
-        torch._foreach_add_(tensors.steps, 1)
-        torch._fused_adam_(
+        count(tensors.steps, 1)
+        kernel(
             tensors.params,
             grads,
             tensors.exp_avgs,

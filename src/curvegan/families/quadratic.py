@@ -22,12 +22,12 @@ from torch import Tensor
 
 from curvegan.families import Family
 from curvegan.keys import key, number, whole
-from curvegan.metrics import OBJECTIVE, declare
+from curvegan.metrics import OBJECTIVE, declare, w1_to_uniform
 
 SHAPE_RMSE = declare(
     "shape_rmse",
     "lower",
-    "mean RMSE of each curve from its nearest real curve: how quadratic",
+    "mean RMSE of each sample from its nearest real sample of the family: how far off the family's shape",
     headline=True,
     log_scale=True,
 )
@@ -172,21 +172,8 @@ class Quadratic(Curves):
         return f"a ~ U({self.a_min:g}, {self.a_max:g})"
 
     def w1(self, a: Tensor) -> Tensor:
-        """Exact W1 between the empirical distribution of a [..., n] and U(a_min, a_max): [...].
-
-        W1 = ∫₀¹ |F⁻¹(u) − G⁻¹(u)| du, where the empirical quantile F⁻¹ is the i-th smallest sample on
-        [i/n, (i+1)/n] and the uniform's G⁻¹ is linear there, so each piece integrates in closed form.
-        """
-        c = a.double().sort(dim=-1).values
-        n = c.shape[-1]
-        width = self.a_max - self.a_min
-        g0 = self.a_min + width * torch.arange(n, dtype=torch.float64, device=c.device) / n  # G⁻¹ at a piece's start
-        g1 = g0 + width / n  # ... and at its end
-        below, above = c <= g0, c >= g1
-        piece = torch.where(below, (g0 + g1) / 2 - c, c - (g0 + g1) / 2)  # |c − mean g|, when c is outside
-        crossing = ((c - g0) ** 2 + (g1 - c) ** 2) / (2 * (g1 - g0))  # g crosses c inside: two triangles
-        piece = torch.where(below | above, piece, crossing)
-        return (piece.sum(dim=-1) / n).float()
+        """Exact W1 between the empirical distribution of a [..., n] and U(a_min, a_max): [...]."""
+        return w1_to_uniform(a, self.a_min, self.a_max)
 
     @classmethod
     def check(cls, node: Any, cfg: Any) -> tuple[str, Any, str] | None:
