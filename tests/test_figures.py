@@ -65,10 +65,10 @@ def test_without_tensorboards_private_file_writer_images_still_reach_tensorboard
     from lightning.pytorch.loggers import TensorBoardLogger
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    from curvegan import callbacks
-    from curvegan.callbacks import log_image
+    from curvegan import images
+    from curvegan.images import log_image
 
-    monkeypatch.setattr(callbacks, "PRIVATE_WRITER", "_no_such_call")  # as if TensorBoard had none
+    monkeypatch.setattr(images, "PRIVATE_WRITER", "_no_such_call")  # as if TensorBoard had none
     logger = TensorBoardLogger(str(tmp_path), name="tb", version="")
 
     class Trainer:

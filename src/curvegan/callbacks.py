@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import logging
 import math
-import signal
 import sys
-import threading
 import time
 from dataclasses import asdict, dataclass
 from functools import cached_property
@@ -15,17 +13,16 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
-import numpy as np
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint, TQDMProgressBar
 from lightning.pytorch.utilities import rank_zero_only
 
-from curvegan import Interrupted, stop_signals
 from curvegan.config import Evaluation
 from curvegan.evaluation import Evaluator
-from curvegan.files import atomic, write_bytes
+from curvegan.images import log_image, save_gif, save_png
 from curvegan.keys import BOOLEAN, TEXT, Rule, defaults, key, keys_of, optional, settings, whole
 from curvegan.metrics import METRICS, headline, summarize
+from curvegan.signals import StopOnSignal
 
 log = logging.getLogger(__name__)
 
@@ -253,77 +250,6 @@ def values(per_member: dict, names: list[str], k: int | None = None) -> str:
     return " · ".join(shown)
 
 
-PRIVATE_WRITER = "_get_file_writer"  # TensorBoard's SummaryWriter's
-
-
-def tensorboard_file_writer(experiment):
-    """TensorBoard's SummaryWriter's file writer (its private `_get_file_writer`), to write an image curvegan
-    encoded; None where the experiment is not a SummaryWriter or its TensorBoard lacks that call (then the
-    public add_image is used)."""
-    get = getattr(experiment, PRIVATE_WRITER, None)
-    if not (hasattr(experiment, "add_image") and callable(get)):
-        return None
-    try:
-        return get()
-    except Exception:  # a TensorBoard whose private call changed: the public one still works
-        return None
-
-
-def log_image(trainer: L.Trainer, tag: str, image: np.ndarray, step: int) -> None:
-    """An RGB image to every logger that takes images: TensorBoard's IMAGES tab (its PNG encoded here, 13 ms for
-    the 560 × 411 figure on one CPU thread, against 22 ms in TensorBoard's add_image, which converts the pixels
-    to floats and back first), W&B's media."""
-    encoded = None
-    for logger in trainer.loggers:
-        experiment = logger.experiment
-        writer = tensorboard_file_writer(experiment)
-        if writer is not None:
-            from tensorboard.compat.proto.summary_pb2 import Summary
-
-            encoded = encoded or png(image)
-            height, width, _ = image.shape
-            picture = Summary.Image(height=height, width=width, colorspace=3, encoded_image_string=encoded)
-            writer.add_summary(Summary(value=[Summary.Value(tag=tag, image=picture)]), step)
-        elif hasattr(experiment, "add_image"):  # TensorBoard's public call, or another logger's
-            experiment.add_image(tag, image, step, dataformats="HWC")
-        elif hasattr(logger, "log_image"):
-            logger.log_image(tag, [image], step=step)
-
-
-def png(image: np.ndarray, colors: int | None = None) -> bytes:
-    """An RGB image as a PNG: full colour, or of `colors` colours (smaller; a GIF frame has at most 256)."""
-    import io
-
-    from PIL import Image
-
-    picture = Image.fromarray(image)
-    if colors is not None:
-        picture = picture.quantize(colors=colors, method=Image.Quantize.FASTOCTREE)
-    out = io.BytesIO()
-    picture.save(out, format="PNG")
-    return out.getvalue()
-
-
-def save_png(image: np.ndarray, path: Path) -> None:
-    """An RGB image as a PNG of 64 colours, whole or not at all: half the size of the full-colour file or less,
-    and no difference to see in a line plot (a GIF frame has at most 256; a colour bar shows steps)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_bytes(path, png(image, colors=64))
-
-
-def save_gif(frames: list[Path], path: Path, frame_ms: int) -> None:
-    """Write PNG frames as a looping GIF, the last frame held longer."""
-    from PIL import Image
-
-    images = [Image.open(f) for f in frames]
-    durations = [frame_ms] * (len(images) - 1) + [frame_ms * 4]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic(path) as partial:
-        images[0].save(
-            partial, format="GIF", save_all=True, append_images=images[1:], duration=durations, loop=0, optimize=True
-        )
-
-
 class Progress(TQDMProgressBar):
     """In a terminal, Lightning's progress bar. Anywhere else (a file, CI, a sweep worker's log) the bar's
     carriage returns would flood the log, so there is no bar but one line per epoch: the epoch, G updates,
@@ -364,64 +290,6 @@ class Progress(TQDMProgressBar):
             parts.append(f"{diverged} of {gan.members} diverged")
         parts.append(f"{rate:,.0f} G updates/s" + (f" ({gan.members} GANs)" if gan.members > 1 else ""))
         return " · ".join(parts)
-
-
-class StopOnSignal(L.Callback):
-    """SIGTERM (how schedulers end jobs), Ctrl-C, or SIGHUP, SIGUSR1 and SIGUSR2 where nothing else handles them
-    (curvegan.stop_signals): finish the current training_step (or the epoch's end work), write `ckpt_path`, stop.
-
-    Stopping only between steps keeps the checkpoint consistent (no half-done D/G update), so resuming from it
-    continues the run exactly. The exception raised ends `fit`; `train` turns it into a one-line message. A
-    SIGTERM that lands while Lightning's own end-of-epoch checks see it first ends `fit` with Lightning's
-    SIGTERMException instead: Lightning calls `on_exception`, which writes the checkpoint of the state there.
-    """
-
-    @dataclass
-    class Config:
-        ckpt_path: str = key("last.ckpt", TEXT, "the checkpoint written on a stop (checkpoints/last.ckpt)")
-
-    def __init__(self, **config):
-        self.ckpt_path = settings(type(self), config).ckpt_path
-        self.received: int | None = None
-        self._previous: dict = {}
-
-    def _note(self, signum, frame) -> None:
-        self.received = signum
-
-    _note.curvegan_stop = True  # a handler of ours: curvegan.stop_signals may take its signal over
-
-    def on_fit_start(self, trainer: L.Trainer, pl_module) -> None:
-        if threading.current_thread() is threading.main_thread():
-            self._previous = {s: signal.signal(s, self._note) for s in stop_signals()}
-
-    def _stop_if_signalled(self, trainer: L.Trainer, pl_module) -> None:
-        if self.received is not None:
-            trainer.save_checkpoint(self.ckpt_path)
-            raise Interrupted(self.received, self.ckpt_path, pl_module.g_updates)
-
-    def on_train_batch_end(self, trainer: L.Trainer, pl_module, outputs, batch, batch_idx) -> None:
-        self._stop_if_signalled(trainer, pl_module)
-
-    def on_train_epoch_end(self, trainer: L.Trainer, pl_module) -> None:
-        """A signal that landed during the epoch's end work (the monitor's measurement) stops the run here."""
-        self._stop_if_signalled(trainer, pl_module)
-
-    def on_exception(self, trainer: L.Trainer, pl_module, exception: BaseException) -> None:
-        from lightning.pytorch.utilities.exceptions import SIGTERMException
-
-        if isinstance(exception, SIGTERMException) and self.received is not None:
-            trainer.save_checkpoint(self.ckpt_path)
-
-    def stopped(self, pl_module) -> Interrupted | None:
-        """What a signal received during `fit` means once fit has ended: the stop, with its checkpoint."""
-        if self.received is None:
-            return None
-        return Interrupted(self.received, self.ckpt_path, pl_module.g_updates)
-
-    def teardown(self, trainer: L.Trainer, pl_module, stage: str) -> None:
-        for signum, handler in self._previous.items():
-            signal.signal(signum, handler)
-        self._previous = {}
 
 
 # The callbacks group's nodes: callbacks.NAME (configs/callbacks/default.yaml).

@@ -22,7 +22,8 @@ def fixed_schemas() -> Iterator[tuple[str | None, str, type, str | None]]:
     """(group, name, declaring class, _target_ or None for the class's own) of every schema that is not an
     extension point's."""
     from curvegan import callbacks, gan
-    from curvegan.config import EXTERNAL, GROUPS_OF_TARGETS, Run, TrainerKeys
+    from curvegan.config import GROUPS_OF_TARGETS, Run
+    from curvegan.lightning_keys import EXTERNAL, TrainerKeys
 
     groups = [
         (name, Any, field(default=None)) for name in ("data", "model", "objective", "trainer", *GROUPS_OF_TARGETS)
@@ -64,7 +65,7 @@ def register_schemas() -> None:
 
 def reference() -> str:
     """Every key of every group, with its default, what it allows and what it does, as markdown (docs/config.md)."""
-    from curvegan import callbacks, config, nets, sample
+    from curvegan import callbacks, config, lightning_keys, nets, sample
     from curvegan.gan import GAN
 
     sections = [("The run (configs/train.yaml)", "", config.Run)]
@@ -76,12 +77,12 @@ def reference() -> str:
     ]
     sections += [(f"model.variant={cls.name}", "model.variant.", cls) for cls in extensions("model/variant")]
     sections += [(f"objective={cls.name}", "objective.", cls) for cls in extensions("objective")]
-    sections += [("trainer (lightning.pytorch.Trainer)", "trainer.", config.TrainerKeys)]
+    sections += [("trainer (lightning.pytorch.Trainer)", "trainer.", lightning_keys.TrainerKeys)]
     sections += [(f"callbacks.{name}", f"callbacks.{name}.", cls) for name, cls in callbacks.CALLBACKS.items()]
     sections += [
         (f"logger.{path.rsplit('.', 1)[1].removesuffix('Logger').lower()} ({path})", "", keys)
-        for path, keys in config.EXTERNAL.items()
-        if keys is not config.TrainerKeys
+        for path, keys in lightning_keys.EXTERNAL.items()
+        if keys is not lightning_keys.TrainerKeys
     ]
     sections += [("python -m curvegan.sample", "", sample.SampleKeys)]
     lines = [

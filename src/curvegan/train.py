@@ -8,9 +8,7 @@ line. (Composing the config with Hydra's compose API instead needs `curvegan.sch
 from __future__ import annotations
 
 import gc
-import json
 import logging
-import math
 import os
 import signal
 import sys
@@ -28,24 +26,13 @@ from omegaconf.errors import OmegaConfBaseException
 from curvegan import Interrupted, import_lightning, stop_signals
 from curvegan.config import ConfigError, validate
 from curvegan.errors import one_line
-from curvegan.files import checkpoint_io, disk_full, write_bytes
+from curvegan.files import checkpoint_io, disk_full
+from curvegan.results import finish, full_disk, strict_json, summary_line  # noqa: F401 (the command line's)
 from curvegan.schemas import register_schemas
 
 
 class TrainingFailed(CompactHydraException):
     """The run could not finish (it diverged); Hydra prints the one-line message and exits non-zero."""
-
-
-def strict_json(value):
-    """value with every non-finite float (NaN, ±inf) as None: JSON has no such numbers, so null means
-    "not defined" (mode_kl with no high-quality sample) or "not finite"."""
-    if isinstance(value, dict):
-        return {k: strict_json(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [strict_json(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 def cpu_threads(cfg: DictConfig) -> int | None:
@@ -173,35 +160,6 @@ def train(cfg: DictConfig) -> dict:
         raise TrainingFailed(full_disk(run_dir, err.filename, last.exists())) from None
 
 
-def full_disk(run_dir: Path, filename: str | None, resumable: bool) -> str:
-    """The one line for a run that filled its disk: the run dir, the file it was writing, what is kept."""
-    where = Path(filename or "?")
-    shown = where.relative_to(run_dir) if run_dir in where.parents else where
-    line = f"{run_dir}: the disk is full (writing {shown}); the files written before are kept whole"
-    return line + (f"; resume with hydra.run.dir={run_dir} ckpt_path=last once there is room" if resumable else "")
-
-
-def finish(cfg: DictConfig, model, trainer, callbacks: list, seconds: float) -> dict:
-    """After fit: every member measured, samples.npy and metrics.json written (by the first process), the
-    summary printed; the metrics returned."""
-    from curvegan.callbacks import Monitor
-    from curvegan.evaluation import Evaluator, final
-
-    run_dir = Path(cfg.run_dir)
-    samples_path = run_dir / "samples.npy" if trainer.is_global_zero else None
-    model.to(trainer.strategy.root_device)  # Lightning hands the model back on the CPU; measure where it trained
-    monitor = next((c for c in callbacks if isinstance(c, Monitor)), None)
-    evaluator = monitor.evaluate if monitor else Evaluator(OmegaConf.to_container(cfg.evaluation))  # one reference set
-    metrics = final(model, evaluator, samples_path)
-    metrics |= {"ensemble_size": model.members, "steps": model.g_updates, "seconds": round(seconds, 3)}
-    if trainer.is_global_zero:
-        metrics["history"] = monitor.history if monitor else []
-        text = json.dumps(strict_json(metrics), indent=2, allow_nan=False) + "\n"
-        write_bytes(run_dir / "metrics.json", text.encode())
-        print(summary_line(metrics, seconds) + f"\nrun dir: {run_dir}")
-    return metrics
-
-
 def _quiet_lightning() -> None:
     """Lightning's console messages, by the settings Python's logging and warnings offer (as Lightning's docs on
     console logging advise): its loggers at WARNING (its INFO lines, on devices, a tip to install its cloud logger
@@ -211,22 +169,6 @@ def _quiet_lightning() -> None:
     logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
     logging.getLogger("lightning").handlers.clear()
     warnings.filterwarnings("ignore", category=FutureWarning, module="lightning.pytorch.utilities._pytree")
-
-
-def summary_line(metrics: dict, seconds: float) -> str:
-    """What a finished run prints: its size, time and the headline metrics of its family and variant (an
-    ensemble's medians, each with the worst member's value)."""
-    from curvegan.metrics import headline
-
-    values = {name: metrics[name] for name in metrics["declarations"]}
-    k = metrics["ensemble_size"]
-    if k == 1:
-        return f"curvegan: {metrics['steps']} G updates in {seconds:.1f} s · {headline(values)}"
-    diverged = f" · {metrics['diverged']} diverged" if metrics["diverged"] else ""
-    return (
-        f"curvegan: {k} GANs × {metrics['steps']} G updates in {seconds:.1f} s · median"
-        f" {headline(values, metrics['worst'])}{diverged}"
-    )
 
 
 @hydra.main(version_base="1.3", config_path="pkg://curvegan.conf", config_name="train")
