@@ -144,6 +144,7 @@ def spread(run_dir: Path, member: int, sizes=SIZES) -> dict[int, dict[str, tuple
     """{size: {metric: (mean, std over SEEDS evaluation seeds)}} for one member (the reference drawn anew too)."""
     from curvegan.generic import Reference
     from curvegan.sample import load_checkpoint
+    from curvegan.sampling import evaluation_inputs
 
     gan = load_checkpoint(run_dir / "checkpoints" / "last.ckpt", member)
     out = {}
@@ -151,7 +152,7 @@ def spread(run_dir: Path, member: int, sizes=SIZES) -> dict[int, dict[str, tuple
         values = {name: [] for name in GENERIC}
         for seed in range(SEEDS):
             reference = Reference.of(gan.family, n, 10_000 + seed, 5, gan.device)
-            samples = gan.generate(gan.variant.evaluation_inputs(n, 20_000 + seed)[0])
+            samples = gan.generate(evaluation_inputs(gan, n, 20_000 + seed)[0])
             for name, value in reference.quality(samples).items():
                 values[name].append(value.item())
         out[n] = {name: (float(np.mean(v)), float(np.std(v))) for name, v in values.items()}

@@ -10,13 +10,15 @@ from conftest import TINY, compose_config
 from curvegan.gan import GAN
 from curvegan.latents import drawing_from
 from curvegan.registry import named
+from curvegan.sampling import walk
 from curvegan.train import train
+from curvegan.variants import Given
 
 
 def test_pacgan_scores_packs_of_curves():
     gan = GAN(pack=4, members=2)
     assert gan.discriminator.layers[0].weight.shape == (2, 4 * 16, 32)  # D reads 4 curves at once
-    logits, _ = gan.scores(torch.randn(2, 32, 16), None)
+    logits, _ = gan.scores(torch.randn(2, 32, 16), Given())
     assert logits.shape == (2, 8, 1)  # one score per pack of 4
 
 
@@ -41,7 +43,7 @@ def test_the_mixture_prior_draws_near_evenly_spaced_centres():
     centres = torch.linspace(-1, 1, 5)
     distance, nearest = (z[..., None] - centres).abs().min(dim=-1)
     assert distance.max() < 0.06 and torch.bincount(nearest.flatten()).min() > 10000
-    assert gan.variant.walk()[1].abs().max() == 1  # a bounded prior is walked over [-1, 1]
+    assert walk(gan)[1].abs().max() == 1  # a bounded prior is walked over [-1, 1]
 
 
 def test_a_mixture_run_reports_the_mode_metrics_and_shows_them_in_tensorboard(tmp_path):

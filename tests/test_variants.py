@@ -14,6 +14,7 @@ from curvegan.families.quadratic import Quadratic, quadratic_curves
 from curvegan.gan import GAN
 from curvegan.registry import named
 from curvegan.sample import SampleError, sample
+from curvegan.sampling import walk
 from curvegan.train import train
 from curvegan.variants.cgan import Conditional
 from curvegan.variants.infogan import InfoGAN
@@ -152,7 +153,7 @@ def test_the_sampler_fixes_an_infogan_code_and_walks_the_code_first(tmp_path):
     ):
         sample(sample_cfg(ckpt_path=ckpt, a=1.3))
     gan = GAN(variant=InfoGAN(codes=2), latent_dim=3)
-    _, values, labels = gan.variant.walk()
+    _, values, labels = walk(gan)
     assert labels == ["c[0]", "c[1]", "z[0]", "z[1]", "z[2]"] and values[0].min() == -1
 
 

@@ -22,6 +22,7 @@ from curvegan.evaluation import Evaluator
 from curvegan.images import log_image, save_gif, save_png
 from curvegan.keys import BOOLEAN, TEXT, Rule, defaults, key, keys_of, optional, settings, whole
 from curvegan.metrics import METRICS, headline, summarize
+from curvegan.sampling import evaluation_inputs
 from curvegan.signals import StopOnSignal
 
 log = logging.getLogger(__name__)
@@ -129,7 +130,7 @@ class Monitor(L.Callback):
         family = gan.family
         fitted = None
         if family.parameter is not None:
-            inputs, _ = gan.variant.evaluation_inputs(self.evaluate.n, self.evaluate.seed)
+            inputs, _ = evaluation_inputs(gan, self.evaluate.n, self.evaluate.seed)
             median_samples = gan.generate(inputs, slice(median_member, median_member + 1))[0].float().cpu()
             fitted = family.fit_parameter(median_samples)
         for logger in trainer.loggers:
@@ -175,7 +176,7 @@ class Monitor(L.Callback):
         """The main figure, as RGB, for a TensorBoard card: one run's samples titled with its numbers; for an
         ensemble, its median member's, titled with the median's and the worst member's numbers (the card is too
         small for more than one panel to be read: the others are figures/best_median_worst and figures/members)."""
-        from curvegan.plots import CARD_LINE, SamplePlot, wrap
+        from curvegan.plots import CARD_LINE, SamplePlot, style_of, wrap
 
         shown = [k for k in (*gan.family.shown, *gan.variant.shown) if k in summary]  # InfoGAN without a code: none
         numbers = headline({k: summary[k] for k in shown}, digits=3, always=True)
@@ -186,7 +187,7 @@ class Monitor(L.Callback):
             title = f"#{median}: median of {gan.members} · {step:,} G updates\n{numbers}\nworst member: {worst}"
         title = wrap(title, CARD_LINE)
         if "main" not in self.plots:  # as many lines of title as the first one takes (its values are as wide)
-            style = gan.variant.preview_style(len(gan.preview_noise))
+            style = style_of(gan.preview, gan.family, len(gan.preview_noise))
             lines = title.count("\n") + 1
             self.plots["main"] = SamplePlot(gan.family, len(gan.preview_noise), style=style, lines=lines)
         samples = gan.generate(gan.preview_noise, slice(median, median + 1)).float().cpu()
@@ -195,12 +196,12 @@ class Monitor(L.Callback):
     def members_figure(self, gan, picked: list[int], per_member: dict, diverged, epoch: int, step: int, tag: str):
         """Several members side by side (for enlarging): the best, the median and the worst, or up to
         `members_shown` from best to worst, each titled with its numbers."""
-        from curvegan.plots import PANEL_SAMPLES, SamplePlot, wrap
+        from curvegan.plots import PANEL_SAMPLES, SamplePlot, style_of, wrap
 
         shown = [k for k in (*gan.family.shown, *gan.variant.shown) if k in per_member]
         small = tag == "best_median_worst"  # three panels on a card, its text as large as a card's
         if tag not in self.plots:
-            style = gan.variant.preview_style(PANEL_SAMPLES)
+            style = style_of(gan.preview, gan.family, PANEL_SAMPLES)
             style.pop("legend", None)
             lines = 1 + (len(shown) + 1) // 2 if small else 2  # a card's panel: two numbers a line
             self.plots[tag] = SamplePlot(

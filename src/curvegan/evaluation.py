@@ -58,11 +58,15 @@ def evaluate(gan, n: int, seed: int, each: Callable[[Tensor], None] | None = Non
     inputs (`seed`), so members compare like with like; with a `reference` (curvegan.generic), the generic
     metrics too. Members go a run at a time (`member_chunks`); `each(samples)`, if given, sees each run's
     samples [m, n, dim] on the CPU, in member order."""
-    inputs, known = gan.variant.evaluation_inputs(n, seed)
+    from curvegan.sampling import evaluation_inputs
+
+    inputs, fixed = evaluation_inputs(gan, n, seed)
+    requests = fixed.known.get("request_inputs")
     per_member: dict[str, list] = {}
     for members in member_chunks(gan, n):
         samples = gan.generate(inputs, members)
-        quality = gan.family.quality(samples) | gan.variant.quality(samples, known, members)
+        requested = None if requests is None else gan.generate(requests, members)
+        quality = gan.family.quality(samples) | gan.variant.quality(samples, requested, fixed.known, gan.family)
         if reference is not None:
             quality |= {name: values.float() for name, values in reference.quality(samples).items()}
         if each is not None:

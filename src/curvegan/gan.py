@@ -20,7 +20,7 @@ import lightning as L
 import torch
 from torch import Tensor
 
-from curvegan import divergence, nets, parts, registry, stepping
+from curvegan import divergence, nets, parts, registry, sampling, stepping
 from curvegan.averaging import moving_average_step
 from curvegan.keys import BOOLEAN, Rule, a_node, choice, key, node, number, optional, whole
 from curvegan.latents import PRIORS, Prior
@@ -28,10 +28,42 @@ from curvegan.packing import packed
 from curvegan.stepping import clip_per_member
 from curvegan.streams import Stream
 from curvegan.training_log import TrainingLog, statistics
-from curvegan.variants import Variant
+from curvegan.variants import Given, Variant
 
 NETWORK = a_node("network", "a network (curvegan.nets): a _target_ and its keys")
 BETAS = Rule(lambda v: len(v) == 2 and all(0 <= b < 1 for b in v), "two numbers in [0, 1)", [0.5], over=[0.5, 1.0])
+
+
+@dataclass
+class ModelKeys:
+    """The model's keys (model.*: configs/model/mlp.yaml starts from them)."""
+
+    latent_dim: int = key(10, whole(1), "noise dimensions")
+    latent: str = key("normal", choice(*PRIORS), "noise: normal, uniform on [-1, 1], or mixture (narrow modes)")
+    latent_modes: int = key(8, whole(2), "latent=mixture: modes per coordinate, evenly spaced on [-1, 1]")
+    latent_spread: float = key(0.02, number(above=0), "latent=mixture: each mode's standard deviation")
+    generator: Any = key(node(nets.EnsembleMLP), NETWORK, "G: a network (curvegan.nets) and its keys")
+    discriminator: Any = key(node(nets.EnsembleMLP), NETWORK, "D: a network (curvegan.nets) and its keys")
+    variant: Any = key(
+        node(Variant),
+        a_node("variant", "a variant (curvegan.variants)"),
+        "what G is fed and D reads (model=cgan, model=infogan)",
+    )
+    d_steps: int = key(1, whole(1), "D updates before each G update")
+    g_lr: float = key(2e-4, number(above=0), "G's Adam learning rate")
+    d_lr: float = key(2e-4, number(above=0), "D's Adam learning rate")
+    betas: list[float] = key([0.5, 0.999], BETAS, "Adam's betas, for both networks")
+    grad_clip: float | None = key(None, optional(number(above=0)), "clip each member's gradient norm to this")
+    lr_decay: bool = key(False, BOOLEAN, "true: both learning rates fall linearly to 0 over the run")
+    g_ema: float | None = key(None, optional(number(above=0, below=1)), "e.g. 0.999: sample from an EMA of G")
+    pack: int = key(1, whole(1), "PacGAN: D scores this many samples at once (data.batch_size a multiple)")
+    preview_samples: int = key(48, whole(1), "samples in the per-epoch figure and the GIF")
+    log_every_n_updates: int = key(50, whole(1), "train/* values are means over this many G updates")
+    lean_steps: bool = key(
+        True,
+        BOOLEAN,
+        "steps past Lightning's per-call hooks where they do nothing (curvegan.stepping); false: never",
+    )
 
 
 class GAN(L.LightningModule):
@@ -45,34 +77,7 @@ class GAN(L.LightningModule):
 
     what = "the model"
 
-    @dataclass
-    class Config:
-        latent_dim: int = key(10, whole(1), "noise dimensions")
-        latent: str = key("normal", choice(*PRIORS), "noise: normal, uniform on [-1, 1], or mixture (narrow modes)")
-        latent_modes: int = key(8, whole(2), "latent=mixture: modes per coordinate, evenly spaced on [-1, 1]")
-        latent_spread: float = key(0.02, number(above=0), "latent=mixture: each mode's standard deviation")
-        generator: Any = key(node(nets.EnsembleMLP), NETWORK, "G: a network (curvegan.nets) and its keys")
-        discriminator: Any = key(node(nets.EnsembleMLP), NETWORK, "D: a network (curvegan.nets) and its keys")
-        variant: Any = key(
-            node(Variant),
-            a_node("variant", "a variant (curvegan.variants)"),
-            "what G is fed and D reads (model=cgan, model=infogan)",
-        )
-        d_steps: int = key(1, whole(1), "D updates before each G update")
-        g_lr: float = key(2e-4, number(above=0), "G's Adam learning rate")
-        d_lr: float = key(2e-4, number(above=0), "D's Adam learning rate")
-        betas: list[float] = key([0.5, 0.999], BETAS, "Adam's betas, for both networks")
-        grad_clip: float | None = key(None, optional(number(above=0)), "clip each member's gradient norm to this")
-        lr_decay: bool = key(False, BOOLEAN, "true: both learning rates fall linearly to 0 over the run")
-        g_ema: float | None = key(None, optional(number(above=0, below=1)), "e.g. 0.999: sample from an EMA of G")
-        pack: int = key(1, whole(1), "PacGAN: D scores this many samples at once (data.batch_size a multiple)")
-        preview_samples: int = key(48, whole(1), "samples in the per-epoch figure and the GIF")
-        log_every_n_updates: int = key(50, whole(1), "train/* values are means over this many G updates")
-        lean_steps: bool = key(
-            True,
-            BOOLEAN,
-            "steps past Lightning's per-call hooks where they do nothing (curvegan.stepping); false: never",
-        )
+    Config = ModelKeys  # its keys (model.*)
 
     def __init__(self, family: Any = None, members: int = 1, seed: int = 0, objective: Any = None, **config):
         super().__init__()
@@ -84,7 +89,6 @@ class GAN(L.LightningModule):
         self.family = registry.build("family", hp.family, "data")
         self.objective = registry.build("objective", hp.objective, "objective")
         self.variant: Variant = registry.build("variant", hp.variant, "model.variant")
-        self.variant.bind(self)
         self.prior = Prior(hp.latent, hp.latent_modes, hp.latent_spread)
         variant, dim = self.variant, self.family.dim
         g_inputs = hp.latent_dim + variant.extra_inputs
@@ -96,7 +100,7 @@ class GAN(L.LightningModule):
         # An exponential moving average of the generator's weights, used for every sample when set.
         self.generator_ema = copy.deepcopy(self.generator).requires_grad_(False) if hp.g_ema else None
         # Fixed inputs for the figures (the same for every member), so successive epochs show the same samples.
-        preview = variant.preview_inputs(hp.preview_samples, torch.Generator().manual_seed(seed))
+        preview, self.preview = sampling.fixed_inputs(self, hp.preview_samples, torch.Generator().manual_seed(seed))
         self.register_buffer("preview_noise", preview)
         # The G update at which each member diverged and was frozen; -1 while it trains.
         self.register_buffer("diverged_at", torch.full((members,), -1, dtype=torch.long))
@@ -132,13 +136,32 @@ class GAN(L.LightningModule):
         """D's input for features [members, n, f]: packs of `pack` samples (curvegan.packing)."""
         return packed(features, self.hparams.pack)
 
-    def scores(self, samples: Tensor, condition: Any) -> tuple[Tensor, Tensor | None]:
-        """D's logits [members, n / pack, 1] for samples [members, n, dim], and Q's code estimates (or None)."""
-        return self.variant.split(self.discriminator(self.packed(self.variant.d_input(samples, condition))))
+    def d_input(self, samples: Tensor, given: Given) -> Tensor:
+        """What D reads, packed: each sample [members, n, dim] with what the variant gives D beside it."""
+        return self.packed(samples if given.d is None else torch.cat([samples, given.d.to(samples)], dim=-1))
+
+    def split(self, out: Tensor) -> tuple[Tensor, Tensor | None]:
+        """D's outputs [members, n / pack, outputs] as its logits [members, n / pack, 1] and, where the variant
+        has codes, their estimates per sample [members, n, codes] (each pack's outputs are its samples')."""
+        codes = self.variant.code_outputs
+        if not codes:
+            return out, None
+        members, packs, _ = out.shape
+        return out[..., :1], out[..., 1:].reshape(members, packs * self.hparams.pack, codes)
+
+    def scores(self, samples: Tensor, given: Given) -> tuple[Tensor, Tensor | None]:
+        """D's logits [members, n / pack, 1] for samples [members, n, dim], and the codes' estimates (or None)."""
+        return self.split(self.discriminator(self.d_input(samples, given)))
 
     def critic(self, packed: Tensor) -> Tensor:
         """D's logits for inputs already as D reads them (packed): what a gradient penalty differentiates."""
-        return self.variant.split(self.discriminator(packed))[0]
+        return self.split(self.discriminator(packed))[0]
+
+    def fake_batch(self, drawn: Tensor) -> tuple[Tensor, Given]:
+        """Fakes [members, n, dim] beside real samples made from `drawn`: G's noise, then what the variant adds."""
+        z = self.noise(drawn.shape[1])
+        given = self.variant.given(drawn, self.family, self.draw)
+        return self.generator(z if given.g is None else torch.cat([z, given.g.to(z)], dim=-1)), given
 
     # --- sampling -----------------------------------------------------------------------------------------
 
@@ -200,21 +223,21 @@ class GAN(L.LightningModule):
         """
         objective, variant = self.objective, self.variant
         for _ in range(self.hparams.d_steps):
-            fake, condition, code = variant.fake_batch(drawn)
-            real_out, _ = self.scores(real, drawn)
-            fake_out, estimate = self.scores(fake.detach(), condition)
+            fake, given = self.fake_batch(drawn)  # D reads the real samples with the same condition as the fakes
+            real_out, _ = self.scores(real, given)
+            fake_out, estimate = self.scores(fake.detach(), given)
             d_loss = objective.d_loss(real_out, fake_out)
-            extra = [variant.info_loss(estimate, code)]
+            extra = [variant.aux_loss(estimate, given.code)]
             if objective.penalized:
-                real_in, fake_in = (self.packed(variant.d_input(s, c)) for s, c in ((real, drawn), (fake, condition)))
-                extra.append(objective.penalty(self.critic, real_in, fake_in.detach(), self.uniform))
+                real_in, fake_in = self.d_input(real, given), self.d_input(fake.detach(), given)
+                extra.append(objective.penalty(self.critic, real_in, fake_in, self.uniform))
             self.step(d_opt, sum((e for e in extra if e is not None), d_loss))
 
         # This backward also fills D's gradients; the next D update clears them before its own.
-        g_out, estimate = self.scores(fake, condition)
+        g_out, estimate = self.scores(fake, given)
         g_loss = objective.g_loss(g_out)
-        info = variant.info_loss(estimate, code)
-        self.step(g_opt, g_loss if info is None else g_loss + info)
+        aux = variant.aux_loss(estimate, given.code)
+        self.step(g_opt, g_loss if aux is None else g_loss + aux)
         if self.generator_ema is not None:
             alive = self.diverged_at < 0 if self._any_frozen else None
             params = g_opt.param_groups[0]["params"]

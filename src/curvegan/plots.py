@@ -24,6 +24,31 @@ CARD_LINE = 44  # characters of CARD's title that fit the card's 560 pixels
 PANEL_SAMPLES = 16  # samples per panel of the small multiples
 
 
+def colours(values: torch.Tensor, low: float, high: float) -> list:
+    """viridis colours of values over [low, high]."""
+    cmap = mpl.colormaps["viridis"]
+    return [cmap((v - low) / (high - low)) for v in values.tolist()]
+
+
+def style_of(fixed, family: Family, n: int) -> dict:
+    """How a figure shows its first n samples, from the labels the variant gave its fixed inputs (curvegan.variants
+    .Fixed): colours (one each: a scale's, or one per category), the real samples of the references drawn beneath
+    in their colours, a colour bar and the legend."""
+    style = {"legend": fixed.legend}
+    if fixed.labels is None:
+        return style
+    labels = fixed.labels[:n]
+    if fixed.scale is None:  # categories
+        cmap = mpl.colormaps["tab10"]
+        return style | {"colors": [cmap(int(k) % 10) for k in labels.tolist()]}
+    name, low, high = fixed.scale
+    style |= {"colors": colours(labels, low, high), "colorbar": (name, low, high)}
+    if fixed.references is not None:
+        shown = fixed.references[:n][: len(torch.unique(fixed.references))]  # each value once, in order
+        style |= {"references": family.samples(shown), "reference_colors": colours(shown, low, high)}
+    return style
+
+
 def wrap(text: str, width: int) -> str:
     """Each line of `text` broken at " · " where it is longer than `width` characters."""
     lines = []

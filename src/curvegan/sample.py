@@ -161,8 +161,11 @@ def sample(cfg: DictConfig) -> dict:
     """Draw cfg.n samples from member cfg.member of cfg.ckpt_path, write what cfg asks for, return their quality."""
     check(cfg)
     import_lightning()
+    import torch
+
     from curvegan.metrics import headline
     from curvegan.plots import latent_walk_figure, samples_figure
+    from curvegan.sampling import fixed_inputs, walk
 
     gan = load_checkpoint(cfg.ckpt_path, cfg.member)
     check_memory(cfg.n, gan)
@@ -173,17 +176,17 @@ def sample(cfg: DictConfig) -> dict:
             takes = ", ".join(f"{k}=" for k in variant.options) or "no option"
             raise SampleError(f"{name}={value}: this checkpoint holds {variant.title}, which takes {takes}")
     try:
-        inputs = variant.sample_inputs(cfg.n, cfg.seed, **options)
+        inputs, _ = fixed_inputs(gan, cfg.n, torch.Generator().manual_seed(cfg.seed), "sample", **options)
     except ValueError as err:
         raise SampleError(str(err)) from None
     samples = gan.generate(inputs)[0]
     quality = {k: v.item() for k, v in family.quality(samples[None]).items() if k != "objective"}
-    quality |= {k: v.item() for k, v in variant.requested_quality(samples, **options).items()}
+    quality |= {k: v.item() for k, v in variant.requested_quality(samples, family, **options).items()}
     if cfg.out is not None:
         write_samples(samples, Path(cfg.out))
     if cfg.plot is not None:
         if cfg.mode == "walk":
-            fig = latent_walk_figure(*variant.walk(), family)
+            fig = latent_walk_figure(*walk(gan), family)
         else:
             shown = min(cfg.plot_samples, cfg.n)
             title = f"{shown:,} of {cfg.n:,} samples, member {cfg.member}\n{headline(quality, digits=3)}"

@@ -1,21 +1,59 @@
-"""Variants: what G is fed, what D reads and returns, what is drawn and measured, and what the sampler may ask.
+"""Variants: what G is given beside the noise and D beside a sample, the loss a variant adds, its metrics and its
+sampler options. `Variant` is the plain GAN (model=mlp).
 
-`Variant` is the plain GAN (model=mlp). A variant is one module of this package holding a subclass with a
-`name` (configs/model/NAME.yaml selects it as `model.variant`) that overrides what it changes; the training loop
-(curvegan.gan) calls these hooks and nothing else of it. A variant is bound to its model (`bind`) and reads the
-model's prior, random stream, networks and family from there.
+A variant is a conditioning object: its hooks take tensors (and the family, for what the data is) and return
+tensors; it never holds or calls the model. The model (curvegan.gan) draws the noise, calls G and D, splits D's
+outputs pack by pack, generates what a variant asks to see and draws the figures, coloured by the labels a
+variant returns. A variant is one module of this package holding a subclass with a `name` (configs/model/NAME.yaml
+selects it as `model.variant`); its six hooks:
+
+- `given(drawn, family, draw)`: for one batch, what G is given beside the noise, what D is given beside each
+  sample (real and fake alike), and the codes D's extra outputs should recover (`Given`);
+- `aux_loss(estimate, code)`: a loss added to both networks' (InfoGAN's information loss);
+- `fixed(n, rng, family, purpose, **options)`: G's inputs beside fixed noise for the figures (purpose "preview"),
+  the metrics ("evaluation") and the sampler ("sample", with its `options`), and what colours them (`Fixed`);
+- `quality(samples, requested, known, family)`: its metrics of generated samples, `requested` being the samples
+  drawn for the inputs `fixed` asked for (`known["requests"]`);
+- `walk(steps, latent_dim, span, family)`: the inputs of a latent walk, one row per thing walked;
+- `requested_quality(samples, family, **options)`: how well the sampler's samples match the options asked.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import torch
 from torch import Tensor
 
-from curvegan.latents import drawing_from
 from curvegan.metrics import Metric
+
+
+@dataclass
+class Given:
+    """What a variant adds to one batch: G's inputs beside the noise [members, n, g], D's beside each sample
+    [members, n, d] (the same for the real and the fake ones), and the codes D's extra outputs estimate."""
+
+    g: Tensor | None = None
+    d: Tensor | None = None
+    code: Tensor | None = None
+
+
+@dataclass
+class Fixed:
+    """What a variant adds to fixed noise [n, latent]: G's inputs beside it [n, g], whether the noise is held at
+    0, what the variant's metrics need (`known`; `known["requests"]` [n, g]: inputs beside the same noise whose
+    samples it wants to see too), and for figures: a value per sample to colour by (`labels`), the colour bar's
+    name and range (`scale`; None: categories), values whose real samples are drawn beneath (`references`), and
+    the legend."""
+
+    g: Tensor | None = None
+    zero_noise: bool = False
+    known: dict = field(default_factory=dict)
+    labels: Tensor | None = None
+    scale: tuple[str, float, float] | None = None
+    references: Tensor | None = None
+    legend: str = "generated"
 
 
 @dataclass
@@ -28,10 +66,7 @@ class Variant:
     options: ClassVar[dict[str, str]] = {}  # what the sampler may ask of it: {option: what it means}
     shown: ClassVar[tuple[str, ...]] = ()  # its metrics a figure's title shows
 
-    def bind(self, gan) -> None:
-        self.gan = gan
-
-    # --- the networks' shapes -----------------------------------------------------------------------------
+    # --- the networks' sizes -----------------------------------------------------------------------------
 
     @property
     def extra_inputs(self) -> int:
@@ -48,69 +83,38 @@ class Variant:
         """D's outputs per sample besides its logit (estimates of latent codes)."""
         return 0
 
-    # --- training -----------------------------------------------------------------------------------------
+    # --- the six hooks ----------------------------------------------------------------------------------------
 
-    def fake_batch(self, drawn: Tensor) -> tuple[Tensor, Any, Tensor | None]:
-        """Fakes for one D or G step beside real samples made from `drawn` [members, n, ...]: (samples
-        [members, n, dim], what D is told about them, the latent codes Q should recover)."""
-        gan = self.gan
-        return gan.generator(gan.noise(drawn.shape[1])), None, None
+    def given(self, drawn: Tensor, family, draw) -> Given:
+        """For a batch of real samples made from `drawn` [members, n, ...]; `draw(shape, uniform)` takes random
+        numbers from training's stream (after the noise)."""
+        return Given()
 
-    def d_input(self, samples: Tensor, condition: Any) -> Tensor:
-        """What D reads of each sample [members, n, dim] (real samples' condition: what they were drawn from)."""
-        return samples
-
-    def split(self, out: Tensor) -> tuple[Tensor, Tensor | None]:
-        """D's outputs [members, n / pack, outputs] as (logits [members, n / pack, 1], code estimates or None)."""
-        return out, None
-
-    def info_loss(self, estimate: Tensor | None, code: Tensor | None) -> Tensor | None:
-        """A per-member loss for recovering latent codes (InfoGAN); None for a plain GAN."""
+    def aux_loss(self, estimate: Tensor | None, code: Tensor | None) -> Tensor | None:
+        """A per-member loss for recovering the codes from D's extra outputs; None for none."""
         return None
 
-    # --- drawing and measuring ------------------------------------------------------------------------------
+    def fixed(self, n: int, rng: torch.Generator, family, purpose: str, **options: float) -> Fixed:
+        """For n fixed noise vectors just drawn from `rng`: purpose "preview", "evaluation" or "sample". Raises
+        ValueError (one line) for a sampler option it cannot serve."""
+        return Fixed()
 
-    def noise(self, n: int, rng: torch.Generator) -> Tensor:
-        """[n, latent_dim] from a fixed generator."""
-        return self.gan.prior.sample((n, self.gan.hparams.latent_dim), drawing_from(rng))
-
-    def preview_inputs(self, n: int, rng: torch.Generator) -> Tensor:
-        """Generator inputs [n, inputs] for the per-epoch figure, the same for every member."""
-        return self.noise(n, rng)
-
-    def preview_style(self, n: int) -> dict:
-        """How the figure shows the first n preview samples: colors (one each), references (true samples drawn
-        beneath, coloured alike), legend, and colorbar ((label, low, high) of the colours' scale) where they apply."""
-        return {"legend": "generated"}
-
-    def evaluation_inputs(self, n: int, seed: int) -> tuple[Tensor, dict]:
-        """Generator inputs [n, inputs] (the same for every member) for measuring quality, and what the
-        variant's own metrics need to know about them."""
-        return self.noise(n, torch.Generator().manual_seed(seed)), {}
-
-    def quality(self, samples: Tensor, known: dict, members: slice) -> dict[str, Tensor]:
-        """The variant's own metrics of the samples [m, n, dim] of `members`, each [m] (those of `metrics`)."""
+    def quality(self, samples: Tensor, requested: Tensor | None, known: dict, family) -> dict[str, Tensor]:
+        """The variant's own metrics of samples [m, n, dim] (those of `metrics`), each [m]."""
         return {}
 
-    def sample_inputs(self, n: int, seed: int, **options: float) -> Tensor:
-        """Generator inputs [n, inputs] for the sampler: by default evaluation's (so the sampler's samples are a
-        run's samples.npy), changed by the options the variant takes (its `options`)."""
-        return self.evaluation_inputs(n, seed)[0]
-
-    def requested_quality(self, samples: Tensor, **options: float) -> dict[str, Tensor]:
-        """How well samples [n, dim] drawn for the options asked match them."""
-        return {}
-
-    def walk(self, steps: int = 9) -> tuple[Tensor, Tensor, list[str]]:
-        """Samples met moving each latent coordinate over its range with the others at 0: ([dims, steps, dim],
-        the coordinate's values [dims, steps], a label per coordinate)."""
-        gan = self.gan
-        dims, span = gan.hparams.latent_dim, gan.prior.span
+    def walk(self, steps: int, latent_dim: int, span: float, family) -> tuple[Tensor, Tensor | None, Tensor, list]:
+        """A walk moving one thing at a time: (noise [rows, steps, latent_dim], G's other inputs [rows, steps, g]
+        or None, the moving value [rows, steps], a label per row). The plain GAN walks each noise coordinate over
+        the prior's span, the others at 0."""
         values = torch.linspace(-span, span, steps)
-        z = torch.zeros(dims, steps, dims)
-        z[torch.arange(dims), :, torch.arange(dims)] = values
-        samples = gan.generate(z.reshape(-1, dims))[0].reshape(dims, steps, -1).cpu()
-        return samples, values.expand(dims, steps), [f"z[{d}]" for d in range(dims)]
+        z = torch.zeros(latent_dim, steps, latent_dim)
+        z[torch.arange(latent_dim), :, torch.arange(latent_dim)] = values
+        return z, None, values.expand(latent_dim, steps), [f"z[{d}]" for d in range(latent_dim)]
+
+    def requested_quality(self, samples: Tensor, family, **options: float) -> dict[str, Tensor]:
+        """How well samples [n, dim] the sampler drew for the options asked match them."""
+        return {}
 
     @classmethod
     def check(cls, node: Any, cfg: Any) -> tuple[str, Any, str] | None:

@@ -22,8 +22,7 @@ from torch import Tensor
 from curvegan.keys import Rule, key, number, whole
 from curvegan.metrics import declare
 from curvegan.objectives import member_mean
-from curvegan.variants import Variant
-from curvegan.variants.cgan import colours
+from curvegan.variants import Fixed, Given, Variant
 
 CODE_CORR = declare(
     "code_corr",
@@ -61,29 +60,20 @@ class InfoGAN(Variant):
     def code_outputs(self) -> int:
         return self.code_size
 
-    def with_codes(self, z: Tensor, continuous: Tensor, category: Tensor | None) -> Tensor:
-        """Generator inputs: the noise, the continuous codes, the category one-hot."""
-        parts = [z, continuous]
-        if self.categories:
-            parts.append(torch.nn.functional.one_hot(category, self.categories).to(z))
-        return torch.cat(parts, dim=-1)
+    def with_codes(self, continuous: Tensor, category: Tensor | None) -> Tensor:
+        """G's inputs beside the noise: the continuous codes, the category one-hot."""
+        if not self.categories:
+            return continuous
+        return torch.cat([continuous, torch.nn.functional.one_hot(category, self.categories).to(continuous)], dim=-1)
 
-    def fake_batch(self, drawn: Tensor):
-        gan = self.gan
-        n = drawn.shape[1]
-        z = gan.noise(n)
-        continuous = gan.draw((gan.members, n, self.codes), uniform=True) * 2 - 1
-        category = None
-        if self.categories:
-            category = (gan.draw((gan.members, n), uniform=True) * self.categories).long()
-        inputs = self.with_codes(z, continuous, category)
-        return gan.generator(inputs), None, inputs[..., gan.hparams.latent_dim :]
+    def given(self, drawn: Tensor, family, draw) -> Given:
+        members, n = drawn.shape[:2]
+        continuous = draw((members, n, self.codes), uniform=True) * 2 - 1
+        category = (draw((members, n), uniform=True) * self.categories).long() if self.categories else None
+        codes = self.with_codes(continuous, category)
+        return Given(g=codes, code=codes)
 
-    def split(self, out: Tensor):
-        members, packs, _ = out.shape
-        return out[..., :1], out[..., 1:].reshape(members, packs * self.gan.hparams.pack, self.code_size)
-
-    def info_loss(self, estimate: Tensor | None, code: Tensor | None) -> Tensor | None:
+    def aux_loss(self, estimate: Tensor | None, code: Tensor | None) -> Tensor | None:
         codes = self.codes
         loss = member_mean((estimate[..., :codes] - code[..., :codes]) ** 2) if codes else 0
         if self.categories:
@@ -92,40 +82,32 @@ class InfoGAN(Variant):
             loss = loss + member_mean(entropy.view(target.shape))
         return self.info_weight * loss
 
-    def preview_codes(self, n: int) -> tuple[Tensor, Tensor]:
-        """The first continuous code over [-1, 1] (a low-discrepancy sequence: any first k spread over it), the
-        others 0; the categories in turn."""
-        continuous = torch.zeros(n, self.codes)
-        if self.codes:
-            continuous[:, 0] = (torch.arange(n) * GOLDEN) % 1 * 2 - 1
-        return continuous, torch.arange(n) % max(self.categories, 1)
-
-    def preview_inputs(self, n: int, rng: torch.Generator) -> Tensor:
-        """A walk of the first code (or the categories in turn), the noise at 0."""
-        return self.with_codes(torch.zeros(n, self.gan.hparams.latent_dim), *self.preview_codes(n))
-
-    def preview_style(self, n: int) -> dict:
-        continuous, category = self.preview_codes(n)
-        if self.codes:
-            return {
-                "colors": colours(continuous[:, 0], -1.0, 1.0),
-                "legend": "generated, noise at 0",
-                "colorbar": ("code c[0]", -1.0, 1.0),
-            }
-        import matplotlib as mpl
-
-        cmap = mpl.colormaps["tab10"]
-        return {"colors": [cmap(k % 10) for k in category.tolist()], "legend": "one colour per category"}
-
-    def evaluation_inputs(self, n: int, seed: int):
-        rng = torch.Generator().manual_seed(seed)
-        z = self.noise(n, rng)
+    def fixed(self, n: int, rng: torch.Generator, family, purpose: str, code: float | None = None) -> Fixed:
+        if purpose == "preview":
+            # The first continuous code over [-1, 1] (a low-discrepancy sequence: any first k spread over it),
+            # the others 0, or the categories in turn; the noise at 0.
+            continuous = torch.zeros(n, self.codes)
+            if self.codes:
+                continuous[:, 0] = (torch.arange(n) * GOLDEN) % 1 * 2 - 1
+            category = torch.arange(n) % max(self.categories, 1)
+            inputs = self.with_codes(continuous, category)
+            if self.codes:
+                scale = ("code c[0]", -1.0, 1.0)
+                return Fixed(inputs, True, labels=continuous[:, 0], scale=scale, legend="generated, noise at 0")
+            return Fixed(inputs, True, labels=category, legend="one colour per category")
         continuous = torch.rand((n, self.codes), generator=rng) * 2 - 1
         category = (torch.rand(n, generator=rng) * self.categories).long() if self.categories else None
-        return self.with_codes(z, continuous, category), {"code": continuous}
+        if purpose == "sample" and code is not None:
+            if not self.codes:
+                raise ValueError(f"code={code}: this checkpoint has no continuous code (model.variant.codes=0)")
+            if not -1 <= code <= 1:
+                raise ValueError(f"code={code}: must be within [-1, 1], the range the code was trained on")
+            inputs = self.with_codes(continuous, category)
+            inputs[:, : self.codes] = code
+            return Fixed(inputs)
+        return Fixed(self.with_codes(continuous, category), known={"code": continuous})
 
-    def quality(self, samples, known, members):
-        family = self.gan.family
+    def quality(self, samples, requested, known, family):
         if not self.codes or family.parameter is None:
             return {}
         a_rank = ranks(family.fit_parameter(samples))  # [m, n]
@@ -135,31 +117,18 @@ class InfoGAN(Variant):
         corr = (a_rank[:, None, :] * code_rank[None]).sum(dim=-1) / (a_rank.shape[-1] - 1)  # [m, codes]
         return {"code_corr": corr.abs().amax(dim=-1)}
 
-    def sample_inputs(self, n, seed, code=None):
-        inputs = self.evaluation_inputs(n, seed)[0]
-        if code is not None:
-            if not self.codes:
-                raise ValueError(f"code={code}: this checkpoint has no continuous code (model.variant.codes=0)")
-            if not -1 <= code <= 1:
-                raise ValueError(f"code={code}: must be within [-1, 1], the range the code was trained on")
-            dims = self.gan.hparams.latent_dim
-            inputs[:, dims : dims + self.codes] = code
-        return inputs
-
-    def walk(self, steps: int = 9):
+    def walk(self, steps, latent_dim, span, family):
         """The continuous codes first, each over [-1, 1], then each noise coordinate (codes at 0, category 0)."""
-        gan = self.gan
-        dims, codes, span = gan.hparams.latent_dim, self.codes, gan.prior.span
-        rows, values, labels = [], [], []
-        for d in range(codes + dims):
-            z, continuous = torch.zeros(steps, dims), torch.zeros(steps, codes)
-            moving = torch.linspace(-1, 1, steps) if d < codes else torch.linspace(-span, span, steps)
-            (continuous[:, d] if d < codes else z[:, d - codes]).copy_(moving)
-            rows.append(self.with_codes(z, continuous, torch.zeros(steps, dtype=torch.long)))
+        rows = self.codes + latent_dim
+        z, continuous = torch.zeros(rows, steps, latent_dim), torch.zeros(rows, steps, self.codes)
+        values = []
+        for d in range(rows):
+            moving = torch.linspace(-1, 1, steps) if d < self.codes else torch.linspace(-span, span, steps)
+            (continuous[d, :, d] if d < self.codes else z[d, :, d - self.codes]).copy_(moving)
             values.append(moving)
-            labels.append(f"c[{d}]" if d < codes else f"z[{d - codes}]")
-        samples = gan.generate(torch.cat(rows))[0].reshape(codes + dims, steps, -1).cpu()
-        return samples, torch.stack(values), labels
+        codes = self.with_codes(continuous, torch.zeros(rows, steps, dtype=torch.long))
+        labels = [f"c[{d}]" if d < self.codes else f"z[{d - self.codes}]" for d in range(rows)]
+        return z, codes, torch.stack(values), labels
 
     @classmethod
     def check(cls, node, cfg):
