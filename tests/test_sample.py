@@ -43,6 +43,7 @@ def sample_cfg(**kw):
         "plot_samples": 48,
         "seed": 1234,
         "a": None,
+        "params": None,
         "code": None,
     }
     return OmegaConf.create({**base, **kw})

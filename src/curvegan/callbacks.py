@@ -129,10 +129,10 @@ class Monitor(L.Callback):
         scalars = {k: v for k, v in scalars.items() if math.isfinite(v)}  # undefined (mode_kl): not a number to plot
         family = gan.family
         fitted = None
-        if family.parameter is not None:
+        if family.parameters:
             inputs, _ = evaluation_inputs(gan, self.evaluate.n, self.evaluate.seed)
             median_samples = gan.generate(inputs, slice(median_member, median_member + 1))[0].float().cpu()
-            fitted = family.fit_parameter(median_samples)
+            fitted = family.fit_parameters(median_samples)  # [n, P]
         for logger in trainer.loggers:
             logger.log_metrics(scalars, step=step)
             add_histogram = getattr(logger.experiment, "add_histogram", None)
@@ -140,7 +140,7 @@ class Monitor(L.Callback):
                 continue
             histograms = {}
             if fitted is not None:  # a collapsed generator shows as a spike instead of the family's spread
-                histograms[f"histograms/{family.parameter}_fitted"] = fitted
+                histograms |= {f"histograms/{p}_fitted": fitted[:, k] for k, p in enumerate(family.parameters)}
             if several:
                 histograms |= {f"histograms/members_{k}": per_member[k][~diverged] for k in family.shown}
             for tag, values in histograms.items():
@@ -161,10 +161,10 @@ class Monitor(L.Callback):
             image = self.members_figure(gan, spread, per_member, diverged, epoch, step, "members")
             log_image(trainer, "figures/members", image, step)
         if fitted is not None and family.parameter_modes() is not None:
-            title = f"{family.parameter}* of member {median_member} (the median) · {step:,} G updates"
-            log_image(
-                trainer, f"figures/{family.parameter}_histogram", parameter_histogram(fitted, family, title), step
-            )
+            first = family.parameters[0]
+            title = f"{first}* of member {median_member} (the median) · {step:,} G updates"
+            histogram = parameter_histogram(fitted[:, 0], family, title)
+            log_image(trainer, f"figures/{first}_histogram", histogram, step)
         if self.gif_path:
             name = f"epoch{epoch:03d}.png"
             save_png(frame, Path(self.gif_path).parent / "frames" / name)

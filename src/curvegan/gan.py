@@ -91,8 +91,9 @@ class GAN(L.LightningModule):
         self.variant: Variant = registry.build("variant", hp.variant, "model.variant")
         self.prior = Prior(hp.latent, hp.latent_modes, hp.latent_spread)
         variant, dim = self.variant, self.family.dim
-        g_inputs = hp.latent_dim + variant.extra_inputs
-        d_inputs, d_outputs = (dim + variant.condition_features) * hp.pack, 1 + variant.code_outputs * hp.pack
+        g_extra, d_extra, self.codes = variant.sizes(self.family)
+        g_inputs = hp.latent_dim + g_extra
+        d_inputs, d_outputs = (dim + d_extra) * hp.pack, 1 + self.codes * hp.pack
         self.generator = registry.build("network", hp.generator, "model.generator", members, g_inputs, dim)
         self.discriminator = registry.build(
             "network", hp.discriminator, "model.discriminator", members, d_inputs, d_outputs
@@ -143,7 +144,7 @@ class GAN(L.LightningModule):
     def split(self, out: Tensor) -> tuple[Tensor, Tensor | None]:
         """D's outputs [members, n / pack, outputs] as its logits [members, n / pack, 1] and, where the variant
         has codes, their estimates per sample [members, n, codes] (each pack's outputs are its samples')."""
-        codes = self.variant.code_outputs
+        codes = self.codes
         if not codes:
             return out, None
         members, packs, _ = out.shape

@@ -44,8 +44,9 @@ def style_of(fixed, family: Family, n: int) -> dict:
     name, low, high = fixed.scale
     style |= {"colors": colours(labels, low, high), "colorbar": (name, low, high)}
     if fixed.references is not None:
-        shown = fixed.references[:n][: len(torch.unique(fixed.references))]  # each value once, in order
-        style |= {"references": family.samples(shown), "reference_colors": colours(shown, low, high)}
+        shown = fixed.references[:n][: len(torch.unique(fixed.references, dim=0))]  # each request once, in order
+        first = family.parameter_vector(shown)[:, 0]  # coloured as the labels are: by the first parameter
+        style |= {"references": family.samples(shown), "reference_colors": colours(first, low, high)}
     return style
 
 
@@ -252,14 +253,14 @@ def parameter_histogram(values: torch.Tensor, family: Family, title: str = "") -
         fig = Figure(figsize=(5.6, 4.14), dpi=DPI, layout="constrained")
         FigureCanvasAgg(fig)
         ax = fig.add_subplot()
-        low, high = family.parameter_range()
+        low, high = family.parameter_ranges()[0]
         span = high - low
         lo, hi = low - 0.1 * span, high + 0.1 * span
         for band_low, band_high in family.parameter_modes() or []:
             ax.axvspan(band_low, band_high, color="0.8", lw=0)
         inside, outside = split_range(values, lo, hi)
         ax.hist(inside.numpy(), bins=120, range=(lo, hi), color="tab:blue")
-        ax.set_xlabel(f"fitted {family.parameter} (grey: the modes)")
+        ax.set_xlabel(f"fitted {family.parameters[0]} (grey: the modes)")
         ax.set_ylabel("samples")
         ax.tick_params(labelsize=CARD["font.size"] - 2)
         note = f"{outside:,} of {len(values):,} outside the range shown" if outside else ""

@@ -19,7 +19,7 @@ from omegaconf import DictConfig
 
 from curvegan import import_lightning
 from curvegan.files import atomic
-from curvegan.keys import SEED, TEXT, choice, key, keys_of, number, optional, whole
+from curvegan.keys import SEED, TEXT, choice, key, keys_of, number, numbers, optional, whole
 
 
 class SampleError(ValueError):
@@ -116,12 +116,15 @@ class SampleKeys:
     plot_samples: int = key(48, whole(1), "samples drawn in the picture")
     seed: int = key(1234, SEED, "noise seed; training's samples.npy uses evaluation.seed (1234 by default)")
     a: float | None = key(None, optional(number()), "model=cgan: draw samples for this a (within the trained range)")
+    params: list[float] | None = key(
+        None, optional(numbers()), "model=cgan: draw samples for these parameters, e.g. params=[1.2,0.3] (data=cubic)"
+    )
     code: float | None = key(
         None, optional(number()), "model=infogan: fix the continuous codes at this value, in [-1, 1]"
     )
 
 
-OPTIONS = ("a", "code")  # what a variant may take (its `options`); each is checked against the checkpoint's
+OPTIONS = ("a", "params", "code")  # what a variant may take (its `options`); each is checked against the checkpoint's
 
 
 def check(cfg: DictConfig) -> None:

@@ -24,7 +24,7 @@ class Family:
     """How real samples are served, the same for every family: batches of fresh samples, every epoch."""
 
     metrics: ClassVar[tuple[Metric, ...]] = ()
-    parameter: ClassVar[str | None] = None  # the one number a real sample is made from (curves: a), if any
+    parameters: ClassVar[tuple[str, ...]] = ()  # the numbers a real sample is made from (curves: a; cubics: a, b)
     shown: ClassVar[tuple[str, ...]] = ()  # the metrics a figure's title shows
     objective_says: ClassVar[str] = "the objective"  # what `objective` adds up, for the figures' ranking
     sized_by: ClassVar[tuple[str, ...]] = ()  # the keys that set the size of a sample (`dim`), for the preflight
@@ -64,18 +64,22 @@ class Family:
         """A few words for titles: what the real samples are."""
         return type(self).__name__
 
-    # --- for a variant that reads the parameter (a conditional GAN, InfoGAN's code) -------------------------
+    # --- for a variant that reads the parameters (a conditional GAN, InfoGAN's codes) ----------------------
 
-    def parameter_range(self) -> tuple[float, float]:
-        """The range of the parameter that holds (nearly) every real sample."""
+    def parameter_ranges(self) -> list[tuple[float, float]]:
+        """Each parameter's range, which holds (nearly) every real sample."""
         raise NotImplementedError
 
-    def fit_parameter(self, samples: Tensor) -> Tensor:
-        """The parameter of each sample [..., dim] that fits it best: [...]."""
+    def parameter_vector(self, drawn: Tensor) -> Tensor:
+        """What `draw` returned as parameter vectors [..., P] (a one-parameter family draws [...])."""
+        raise NotImplementedError
+
+    def fit_parameters(self, samples: Tensor) -> Tensor:
+        """The parameters of each sample [..., dim] that fit it best: [..., P]."""
         raise NotImplementedError
 
     def parameter_modes(self) -> list[tuple[float, float]] | None:
-        """The intervals of the parameter that hold its modes, for a histogram of fitted parameters; None: none."""
+        """The intervals of the first parameter that hold its modes, for a histogram of fitted values; None: none."""
         return None
 
     # --- figures ------------------------------------------------------------------------------------------

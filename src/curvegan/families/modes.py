@@ -22,7 +22,7 @@ import torch
 from torch import Tensor
 
 from curvegan.families import given_one, unscorable
-from curvegan.families.quadratic import Curves
+from curvegan.families.quadratic import QuadraticCurves
 from curvegan.keys import Rule, key, number
 from curvegan.metrics import MODE_METRICS, mode_coverage
 
@@ -36,11 +36,11 @@ CENTRES = Rule(
 
 
 @dataclass
-class Modes(Curves):
+class Modes(QuadraticCurves):
     """a from an equal-weight mixture of normals N(centre, mode_std²), one per centre of `modes`."""
 
     name: ClassVar[str] = "modes"
-    metrics: ClassVar = (*Curves.metrics, *MODE_METRICS)
+    metrics: ClassVar = (*QuadraticCurves.metrics, *MODE_METRICS)
     shown: ClassVar = ("modes_captured", "hq_fraction", "mode_kl")
 
     modes: list[float] = key(
@@ -91,7 +91,7 @@ class Modes(Curves):
             low, high = torch.where(below, mid, low), torch.where(below, high, mid)
         return (low + high) / 2
 
-    def w1(self, a: Tensor) -> Tensor:
+    def w1(self, a: Tensor, k: int = 0) -> Tensor:
         """W1 between the empirical distribution of a [..., n] and the mixture: [...], ∫₀¹ |F⁻¹(u) − G⁻¹(u)| du by
         the midpoint rule on QUANTILE_POINTS pieces (F⁻¹ is exact at every point)."""
         c = a.double().sort(dim=-1).values

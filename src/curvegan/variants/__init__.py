@@ -66,22 +66,10 @@ class Variant:
     options: ClassVar[dict[str, str]] = {}  # what the sampler may ask of it: {option: what it means}
     shown: ClassVar[tuple[str, ...]] = ()  # its metrics a figure's title shows
 
-    # --- the networks' sizes -----------------------------------------------------------------------------
-
-    @property
-    def extra_inputs(self) -> int:
-        """G's inputs besides the noise."""
-        return 0
-
-    @property
-    def condition_features(self) -> int:
-        """What D reads of a sample besides the sample."""
-        return 0
-
-    @property
-    def code_outputs(self) -> int:
-        """D's outputs per sample besides its logit (estimates of latent codes)."""
-        return 0
+    def sizes(self, family) -> tuple[int, int, int]:
+        """The networks' sizes for this family: G's inputs beside the noise, D's beside a sample, and D's outputs
+        per sample beside its logit (estimates of the codes)."""
+        return 0, 0, 0
 
     # --- the six hooks ----------------------------------------------------------------------------------------
 

@@ -52,13 +52,8 @@ class InfoGAN(Variant):
     def code_size(self) -> int:
         return self.codes + self.categories
 
-    @property
-    def extra_inputs(self) -> int:
-        return self.code_size
-
-    @property
-    def code_outputs(self) -> int:
-        return self.code_size
+    def sizes(self, family) -> tuple[int, int, int]:
+        return self.code_size, 0, self.code_size
 
     def with_codes(self, continuous: Tensor, category: Tensor | None) -> Tensor:
         """G's inputs beside the noise: the continuous codes, the category one-hot."""
@@ -108,14 +103,17 @@ class InfoGAN(Variant):
         return Fixed(self.with_codes(continuous, category), known={"code": continuous})
 
     def quality(self, samples, requested, known, family):
-        if not self.codes or family.parameter is None:
+        """For each of the family's parameters, the best code's |rank correlation| with it; their mean."""
+        if not self.codes or not family.parameters:
             return {}
-        a_rank = ranks(family.fit_parameter(samples))  # [m, n]
-        code_rank = ranks(known["code"].T.to(samples))  # [codes, n]
-        a_rank = (a_rank - a_rank.mean(dim=-1, keepdim=True)) / a_rank.std(dim=-1, keepdim=True)
-        code_rank = (code_rank - code_rank.mean(dim=-1, keepdim=True)) / code_rank.std(dim=-1, keepdim=True)
-        corr = (a_rank[:, None, :] * code_rank[None]).sum(dim=-1) / (a_rank.shape[-1] - 1)  # [m, codes]
-        return {"code_corr": corr.abs().amax(dim=-1)}
+        code_rank = standardized(ranks(known["code"].T.to(samples)))  # [codes, n]
+        fitted = family.fit_parameters(samples)  # [m, n, P]
+        best = []
+        for k in range(fitted.shape[-1]):
+            p_rank = standardized(ranks(fitted[..., k]))  # [m, n]
+            corr = (p_rank[:, None, :] * code_rank[None]).sum(dim=-1) / (p_rank.shape[-1] - 1)  # [m, codes]
+            best.append(corr.abs().amax(dim=-1))
+        return {"code_corr": best[0] if len(best) == 1 else torch.stack(best).mean(dim=0)}
 
     def walk(self, steps, latent_dim, span, family):
         """The continuous codes first, each over [-1, 1], then each noise coordinate (codes at 0, category 0)."""
@@ -135,6 +133,10 @@ class InfoGAN(Variant):
         if node.codes + node.categories < 1:
             return "model.variant.codes", node.codes, "≥ 1 when model.variant.categories is 0"
         return None
+
+
+def standardized(values: Tensor) -> Tensor:
+    return (values - values.mean(dim=-1, keepdim=True)) / values.std(dim=-1, keepdim=True)
 
 
 def ranks(values: Tensor) -> Tensor:
