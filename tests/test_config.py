@@ -34,3 +34,28 @@ def test_a_variant_states_only_what_differs_from_the_base_model():
     assert infogan.variant.info_weight == 2.0 and infogan.latent_dim == 4
     for model in (cgan, infogan):
         assert model.g_lr == mlp.g_lr and model.betas == mlp.betas and model.pack == mlp.pack
+
+
+def test_the_trainers_keys_are_lightnings_and_take_lightnings_defaults(monkeypatch):
+    """Every trainer key is an argument of lightning.pytorch.Trainer; those curvegan does not set take the default
+    Lightning's own signature gives, read from it (a Lightning with another default gives that one)."""
+    import inspect
+
+    from lightning.pytorch import Trainer
+
+    from curvegan import lightning_keys
+    from curvegan.keys import keys_of
+
+    signature = inspect.signature(Trainer).parameters
+    declared = keys_of(lightning_keys.trainer_keys())
+    assert set(declared) <= set(signature)
+    for name in lightning_keys.PASSED:
+        assert declared[name].default == signature[name].default, name
+    changed = [p.replace(default=5) if p.name == "num_nodes" else p for p in signature.values()]
+    monkeypatch.setattr(Trainer, "__signature__", inspect.Signature(changed), raising=False)
+    lightning_keys.trainer_keys.cache_clear()
+    try:
+        assert keys_of(lightning_keys.trainer_keys())["num_nodes"].default == 5
+    finally:
+        monkeypatch.undo()
+        lightning_keys.trainer_keys.cache_clear()

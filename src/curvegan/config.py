@@ -25,7 +25,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from curvegan.errors import ConfigError, refuse
 from curvegan.keys import SEED, TEXT, Declared, choice, either, key, keys_of, optional, whole
-from curvegan.lightning_keys import EXTERNAL, check_trainer
+from curvegan.lightning_keys import check_trainer
 
 # --- the run's own keys ---------------------------------------------------------------------------------
 
@@ -148,7 +148,9 @@ def declared_keys(cls: type) -> dict[str, Declared] | None:
     curvegan does not know (a user's own), its signature's keywords (unchecked), or None if it takes any."""
     from hydra.utils import get_object
 
-    declared = next((keys for path, keys in EXTERNAL.items() if get_object(path) is cls), cls)
+    from curvegan.lightning_keys import external
+
+    declared = next((keys for path, keys in external().items() if get_object(path) is cls), cls)
     keys = keys_of(declared)
     if keys:
         return keys

@@ -4,6 +4,9 @@ schemas and docs/config.md treat them alike. A key a user may set at Lightning's
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import inspect
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -31,25 +34,44 @@ DEVICES = Rule(
 )
 
 
-@dataclass
-class TrainerKeys:
-    """lightning.pytorch.Trainer: the arguments curvegan sets, and more at Lightning's defaults to override."""
+# The Trainer's arguments curvegan sets, at curvegan's own defaults.
+OWN = {
+    "accelerator": (lambda: key("cpu", choice("cpu", "gpu", "cuda", "mps", "auto"), "cpu or gpu (trainer=gpu)")),
+    "devices": (lambda: key(1, DEVICES, "devices for one run (several: trainer=ddp)")),
+    "max_epochs": (lambda: key(20, whole(1), "epochs of data.batches_per_epoch G updates")),
+    "log_every_n_steps": (
+        lambda: key(1, whole(1), "Lightning's, for self.log; train/* follows model.log_every_n_updates")
+    ),
+    "enable_model_summary": (lambda: key(False, BOOLEAN, "Lightning's table of the model's layers")),
+}
+# Lightning's arguments a user may set: their rule and help. Their defaults are Lightning's own, read from its
+# signature (`trainer_keys`), never declared again here.
+PASSED = {
+    "strategy": (choice(*STRATEGIES), "auto; ddp for several devices (trainer=ddp)"),
+    "default_root_dir": (optional(TEXT), "Lightning's root dir (the run dir)"),
+    "enable_checkpointing": (optional(BOOLEAN), "null (Lightning's default) or true: checkpoints; false: none"),
+    "enable_progress_bar": (optional(BOOLEAN), "null or true: a progress bar or per-epoch line; false: neither"),
+    "precision": (optional(choice(*PRECISIONS)), "null (32-bit) or a Lightning precision"),
+    "deterministic": (optional(choice(True, False, "warn")), "torch's deterministic algorithms"),
+    "num_nodes": (whole(1), "machines for one DDP run"),
+    "max_steps": (whole(-1), "stop after this many optimizer steps (1 + d_steps per G update); -1: no limit"),
+    "limit_train_batches": (LIMIT, "train on this many training_step calls per epoch (or a fraction)"),
+    "profiler": (optional(choice("simple", "advanced", "pytorch")), "Lightning's profiler"),
+}
 
-    accelerator: str = key("cpu", choice("cpu", "gpu", "cuda", "mps", "auto"), "cpu or gpu (trainer=gpu)")
-    devices: Any = key(1, DEVICES, "devices for one run (several: trainer=ddp)")
-    strategy: str = key("auto", choice(*STRATEGIES), "auto; ddp for several devices (trainer=ddp)")
-    max_epochs: int = key(20, whole(1), "epochs of data.batches_per_epoch G updates")
-    log_every_n_steps: int = key(1, whole(1), "Lightning's, for self.log; train/* follows model.log_every_n_updates")
-    default_root_dir: str | None = key(None, optional(TEXT), "Lightning's root dir (the run dir)")
-    enable_model_summary: bool = key(False, BOOLEAN, "Lightning's table of the model's layers")
-    enable_checkpointing: bool = key(True, BOOLEAN, "false: no checkpoints (callbacks.checkpoint)")
-    enable_progress_bar: bool = key(True, BOOLEAN, "false: no progress bar or per-epoch line")
-    precision: Any = key(None, optional(choice(*PRECISIONS)), "null (32-bit) or a Lightning precision")
-    deterministic: Any = key(None, optional(choice(True, False, "warn")), "torch's deterministic algorithms")
-    num_nodes: int = key(1, whole(1), "machines for one DDP run")
-    max_steps: int = key(-1, whole(-1), "stop after this many optimizer steps (1 + d_steps per G update); -1: no limit")
-    limit_train_batches: Any = key(None, LIMIT, "train on this many training_step calls per epoch (or a fraction)")
-    profiler: Any = key(None, optional(choice("simple", "advanced", "pytorch")), "Lightning's profiler")
+
+@functools.cache
+def trainer_keys() -> type:
+    """lightning.pytorch.Trainer's keys: the arguments curvegan sets (`OWN`) and Lightning's own that a user may
+    set (`PASSED`), at the defaults Lightning's signature gives them. It imports Lightning: called after
+    curvegan.import_lightning, by the schemas and the validation."""
+    from lightning.pytorch import Trainer
+
+    signature = inspect.signature(Trainer).parameters
+    fields = [(name, Any, make()) for name, make in OWN.items()]
+    fields += [(name, Any, key(signature[name].default, rule, help)) for name, (rule, help) in PASSED.items()]
+    doc = "lightning.pytorch.Trainer: the arguments curvegan sets, and Lightning's own at its defaults."
+    return dataclasses.make_dataclass("TrainerKeys", fields, namespace={"__doc__": doc})
 
 
 @dataclass
@@ -82,13 +104,24 @@ class WandbKeys:
     offline: bool = key(True, BOOLEAN, "offline: upload later with wandb sync")
 
 
-EXTERNAL = {  # Lightning's classes: the keys curvegan declares for them
-    "lightning.pytorch.Trainer": TrainerKeys,
-    "lightning.pytorch.loggers.TensorBoardLogger": TensorBoardKeys,
-    "lightning.pytorch.loggers.CSVLogger": CSVKeys,
-    "lightning.pytorch.loggers.MLFlowLogger": MLFlowKeys,
-    "lightning.pytorch.loggers.WandbLogger": WandbKeys,
-}
+def external() -> dict[str, type]:
+    """Lightning's classes, by their path: the keys curvegan declares for them."""
+    return {
+        "lightning.pytorch.Trainer": trainer_keys(),
+        "lightning.pytorch.loggers.TensorBoardLogger": TensorBoardKeys,
+        "lightning.pytorch.loggers.CSVLogger": CSVKeys,
+        "lightning.pytorch.loggers.MLFlowLogger": MLFlowKeys,
+        "lightning.pytorch.loggers.WandbLogger": WandbKeys,
+    }
+
+
+def __getattr__(name: str):
+    """`TrainerKeys` and `EXTERNAL`, made when first asked for (they import Lightning)."""
+    if name == "TrainerKeys":
+        return trainer_keys()
+    if name == "EXTERNAL":
+        return external()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def check_trainer(cfg: DictConfig) -> None:

@@ -23,18 +23,18 @@ def fixed_schemas() -> Iterator[tuple[str | None, str, type, str | None]]:
     extension point's."""
     from curvegan import callbacks, gan
     from curvegan.config import GROUPS_OF_TARGETS, Run
-    from curvegan.lightning_keys import EXTERNAL, TrainerKeys
+    from curvegan.lightning_keys import external, trainer_keys
 
     groups = [
         (name, Any, field(default=None)) for name in ("data", "model", "objective", "trainer", *GROUPS_OF_TARGETS)
     ]
     yield None, "run_schema", dataclasses.make_dataclass("Run", groups, bases=(Run,)), ""
     yield "model", "gan_schema", gan.GAN, None
-    yield "trainer", "trainer_schema", TrainerKeys, "lightning.pytorch.Trainer"
+    yield "trainer", "trainer_schema", trainer_keys(), "lightning.pytorch.Trainer"
     for name, cls in callbacks.CALLBACKS.items():
         yield "callbacks", f"{name}_schema", cls, None
-    for path, declared in EXTERNAL.items():
-        if declared is not TrainerKeys:
+    for path, declared in external().items():
+        if declared is not trainer_keys():
             yield "logger", f"{path.rsplit('.', 1)[1].removesuffix('Logger').lower()}_schema", declared, path
 
 
@@ -77,12 +77,12 @@ def reference() -> str:
     ]
     sections += [(f"model.variant={cls.name}", "model.variant.", cls) for cls in extensions("model/variant")]
     sections += [(f"objective={cls.name}", "objective.", cls) for cls in extensions("objective")]
-    sections += [("trainer (lightning.pytorch.Trainer)", "trainer.", lightning_keys.TrainerKeys)]
+    sections += [("trainer (lightning.pytorch.Trainer)", "trainer.", lightning_keys.trainer_keys())]
     sections += [(f"callbacks.{name}", f"callbacks.{name}.", cls) for name, cls in callbacks.CALLBACKS.items()]
     sections += [
         (f"logger.{path.rsplit('.', 1)[1].removesuffix('Logger').lower()} ({path})", "", keys)
-        for path, keys in lightning_keys.EXTERNAL.items()
-        if keys is not lightning_keys.TrainerKeys
+        for path, keys in lightning_keys.external().items()
+        if keys is not lightning_keys.trainer_keys()
     ]
     sections += [("python -m curvegan.sample", "", sample.SampleKeys)]
     lines = [
