@@ -98,16 +98,14 @@ def main() -> None:
     train = ["curvegan.train", f"trainer.accelerator={args.accelerator}", f"trainer.max_epochs={epochs}"]
     bare = ["logger=none", "~callbacks", "trainer.enable_checkpointing=false", "trainer.enable_progress_bar=false"]
     one_update = ["trainer.max_epochs=1", "data.batches_per_epoch=1", "data.batches_per_step=1"]
+    start_up = train + bare + one_update + ["evaluation.num_samples=2", "evaluation.generic=false"]
     rows = {
         "plain loop": (plain + ["--threads", "0"], False),
         "plain loop, 1 thread": (plain + ["--threads", "1"], False),
         "lean loop, 1 thread": (plain + ["--threads", "1", "--lean"], False),
         "curvegan": (train, True),
         "curvegan, bare": (train + bare, True),
-        "curvegan, start-up (one G update)": (
-            train + bare + one_update + ["evaluation.num_samples=2", "evaluation.generic=false"],
-            True,
-        ),
+        "curvegan, start-up (one G update)": (start_up, True),
     }
     ensemble = train + [f"ensemble.size={args.ensemble}"]
     if args.ensemble:
@@ -115,7 +113,7 @@ def main() -> None:
     env = baseline_env(args.baseline, tmp) if args.baseline else None
     if env is not None:
         rows[f"curvegan at {args.baseline}"] = (train, True)
-        rows[f"start-up at {args.baseline}"] = (train + bare + one_update + ["evaluation.num_samples=2"], True)
+        rows[f"start-up at {args.baseline}"] = (start_up, True)  # the same overrides (evaluation.generic: 8c118ad on)
         if args.ensemble:
             rows[f"ensemble.size={args.ensemble} at {args.baseline}"] = (ensemble, True)
     results: dict[str, list[dict]] = {name: [] for name in rows}
