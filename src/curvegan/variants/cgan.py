@@ -91,7 +91,8 @@ class Conditional(Variant):
         values = [a] if params is None else list(params)
         given = f"a={a}" if params is None else f"params={values}"
         if len(values) != len(names):
-            raise ValueError(f"{given}: must be {len(names)} numbers, one for each of {', '.join(names)}")
+            count = f"{len(names)} number" + ("s" if len(names) > 1 else "")
+            raise ValueError(f"{given}: must be {count}, one for each of {', '.join(names)}")
         for name, value, (low, high) in zip(names, values, ranges, strict=True):
             if not low <= value <= high:
                 which = f"{name} " if len(names) > 1 else ""
