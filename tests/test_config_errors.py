@@ -353,3 +353,20 @@ def test_a_memory_refusal_names_the_key_the_user_gave_of_those_that_size_it(monk
         monkeypatch.setattr(module, "given_keys", lambda: [key])
     with pytest.raises(ConfigError, match=rf"^{re.escape(key)}=100000000: needs about"):
         validate(compose_config(f"{key}=100000000", run_dir=tmp_path))
+
+
+def test_a_member_wise_key_takes_one_value_per_member_and_refuses_another_count(tmp_path):
+    """model.g_lr, the betas, the EMA's decay, the clipping norm and the penalties' weights take a list, one value
+    per member; a list of another length is refused naming the key, and a key that is not member-wise refuses a
+    list as a value outside its rule."""
+    ok = ["ensemble.size=3", "model.g_lr=[1e-4,2e-4,4e-4]", "model.betas=[[0.5,0.999],[0,0.9],[0.5,0.9]]"]
+    validate(compose_config(*ok, "objective=wgan_gp", "objective.gp_weight=[1,5,10]", run_dir=tmp_path))
+    with pytest.raises(ConfigError, match=r"^model\.d_lr=\[0\.0001, 0\.0002\]: must be one value for every member"):
+        validate(compose_config("ensemble.size=3", "model.d_lr=[1e-4,2e-4]", run_dir=tmp_path))
+    with pytest.raises(ConfigError, match=r"^model\.g_ema=\[0\.9, 1\.0, 0\.99\]: must be "):
+        validate(compose_config("ensemble.size=3", "model.g_ema=[0.9,1.0,0.99]", run_dir=tmp_path))
+    from hydra.errors import ConfigCompositionException
+
+    with pytest.raises((ConfigError, ConfigCompositionException), match="latent_dim"):  # typed by its schema
+        validate(compose_config("model.latent_dim=[2,4]", run_dir=tmp_path))
+    assert not any(tmp_path.iterdir())

