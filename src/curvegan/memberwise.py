@@ -45,7 +45,7 @@ def adam(params, lr: Any, betas: Any, members: int) -> torch.optim.Optimizer:
     if not is_list(lr) and not per_member_betas:
         # One Adam over each stacked tensor is exactly one Adam per member: Adam works element by element.
         # The fused kernel does a whole step in one call: 2.7× faster than the default on one CPU thread.
-        return torch.optim.Adam(params, lr=lr, betas=tuple(betas), fused=True)
+        return torch.optim.Adam(params, lr=lr, betas=tuple(float(b) for b in betas), fused=True)
     lrs = list(lr) if is_list(lr) else [lr] * members
     pairs = [list(b) for b in betas] if per_member_betas else [list(betas)] * members
     return MemberwiseAdam(params, torch.tensor(lrs), torch.tensor(pairs))
