@@ -152,3 +152,14 @@ def test_the_command_lines_start_up_is_not_collected_and_training_is():
     finally:
         gc.unfreeze()
         gc.enable()
+
+
+def test_an_ensemble_with_member_wise_settings_records_each_members_own(tmp_path):
+    """Learning rates and R1 weights given one per member: each member's row of metrics.json says which it had."""
+    from conftest import TINY, compose_config
+
+    lrs, r1 = [1e-4, 4e-4], [0.0, 5.0]
+    overrides = ["ensemble.size=2", f"model.g_lr=[{lrs[0]},{lrs[1]}]", f"objective.r1=[{r1[0]},{r1[1]}]"]
+    train(compose_config(*TINY, *overrides, "logger=none", "trainer.max_epochs=1", run_dir=tmp_path))
+    members = json.loads((tmp_path / "metrics.json").read_text())["members"]
+    assert [m["settings"] for m in members] == [{"model.g_lr": lrs[k], "objective.r1": r1[k]} for k in range(2)]

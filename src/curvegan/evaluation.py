@@ -92,9 +92,14 @@ def final(gan, evaluator: Evaluator, samples_path: Path | None) -> dict:
             per_member = evaluator(gan, each=lambda s: out.write(s.numpy().astype("<f4").tobytes()))
     diverged = (gan.diverged_at >= 0).cpu()
     collapsed = gan.family.collapsed(per_member)
+    from curvegan.memberwise import member_settings
+
+    settings = member_settings(gan)
     rows = []
     for k in range(gan.members):
         row = {"member": k, **{name: values[k].item() for name, values in per_member.items()}}
+        if settings is not None:
+            row["settings"] = settings[k]  # its own value of each member-wise key given per member
         row |= {"collapsed": bool(collapsed[k]), "diverged": bool(diverged[k])}
         if diverged[k]:
             row["diverged_at"] = int(gan.diverged_at[k])

@@ -29,6 +29,22 @@ def values(value: Any, like: Tensor) -> Any:
     return value
 
 
+def member_settings(gan) -> list[dict] | None:
+    """Each member's own value of every member-wise key given one value per member (`model.g_lr`,
+    `objective.r1`, …), for its row of metrics.json; None when every member shares every value."""
+    from curvegan.keys import keys_of
+
+    hp = gan.hparams
+    given = {f"model.{n}": hp[n] for n, d in keys_of(type(gan)).items() if d.members and d.rule.per_member(hp[n])}
+    objective = hp["objective"]
+    for name, declared in keys_of(type(gan.objective)).items():
+        if declared.members and declared.rule.per_member(objective.get(name)):
+            given[f"objective.{name}"] = objective[name]
+    if not given:
+        return None
+    return [{key: values[k] for key, values in given.items()} for k in range(gan.members)]
+
+
 def wrong_length(path: str, keys: dict, given: dict, size: int) -> tuple[str, Any, str] | None:
     """(key, value, allowed) for a member-wise key given one value per member but not one for each member of the
     ensemble; None when every such key is right."""
