@@ -206,8 +206,10 @@ class SamplePlot:
 
 
 def samples_figure(samples: torch.Tensor, family: Family, title: str = "", style: dict | None = None) -> Figure:
-    """A single panel of samples [n, dim] over the real family (the sampler's picture): a card's figure."""
-    plot = SamplePlot(family, len(samples), style=style or {"legend": "generated"})
+    """A single panel of samples [n, dim] over the real family (the sampler's picture): a card's figure, its title
+    wrapped to the card's width (a family of several parameters has many numbers to show)."""
+    title = wrap(title, CARD_LINE)
+    plot = SamplePlot(family, len(samples), style=style or {"legend": "generated"}, lines=title.count("\n") + 1)
     plot.render(samples[None], [title])
     return plot.fig
 
