@@ -225,3 +225,16 @@ def test_the_median_interval_covers_the_true_median_about_95_percent_of_the_time
         _, low, high = median_interval(list(rng.normal(0.0, 1.0, 41)), "lower")
         covered += low <= 0.0 <= high
     assert 0.88 <= covered / 300 <= 0.995
+
+
+def test_the_member_table_gives_each_jobs_seed_whether_overridden_or_the_default(tmp_path, capsys):
+    """A job whose seed was not on the command line ran with its config's: the table says which, not nothing."""
+    job(tmp_path, 0, ["objective=bce", "seed=3"], members([0.1], [0.1]))
+    default = job(tmp_path, 1, ["objective=lsgan"], members([0.2], [0.2]))
+    (default / ".hydra" / "config.yaml").write_text(
+        "seed: 0\ndata:\n  _target_: curvegan.families.quadratic.Quadratic\n"
+    )
+    report([str(tmp_path), "--out", str(tmp_path / "out")])
+    rows = [line for line in capsys.readouterr().out.split("## Every member")[1].splitlines() if line.startswith("| ")]
+    seeds = {row.split("|")[1].strip(): row.split("|")[3].strip() for row in rows[2:]}  # past the header
+    assert seeds == {"objective=bce": "3", "objective=lsgan": "0"}

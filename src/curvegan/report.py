@@ -46,7 +46,7 @@ def member_rows(jobs: list[dict]) -> list[dict]:
     """One row per ensemble member of every job, with the job's setting."""
     varying = [k for k in varying_keys(jobs) if k != "seed"]
     return [
-        {"setting": setting_of(job, varying), "job": job["job"], "seed": job["overrides"].get("seed", ""), **member}
+        {"setting": setting_of(job, varying), "job": job["job"], "seed": job["seed"], **member}
         | {"seconds": job.get("seconds")}
         for job in jobs
         for member in job["members"]

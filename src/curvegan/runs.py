@@ -60,7 +60,13 @@ def read_job(job_dir: Path) -> dict:
     except (OSError, UnicodeDecodeError) as err:
         raise Untrusted(f".hydra/overrides.yaml is not readable text ({type(err).__name__})") from None
     overrides = dict(parse_override(line) for line in lines if line.strip())
-    return {"overrides": overrides, "family": family_of(job_dir, overrides), **metrics}
+    config = composed(job_dir)
+    return {
+        "overrides": overrides,
+        "family": family_of(config, overrides),
+        "seed": seed_of(config, overrides),
+        **metrics,
+    }
 
 
 def _number_or_none(value) -> bool:
@@ -74,19 +80,31 @@ def _values(record: dict) -> list:
     return plain + (list(worst.values()) if isinstance(worst, dict) else [worst])
 
 
-def family_of(job_dir: Path, overrides: dict) -> str:
-    """The data family a job trained (its composed config's data._target_, read as text, never built), else its
-    data= override; jobs of different families are never ranked against each other."""
+def composed(job_dir: Path) -> dict:
+    """The job's composed config as plain data (read as YAML, never built); {} where there is none to read."""
     import yaml
 
     try:
         config = yaml.safe_load((job_dir / ".hydra" / "config.yaml").read_text())
-        target = config["data"]["_target_"]
-        if isinstance(target, str):
-            return target.rsplit(".", 1)[-1].lower()
-    except Exception:  # no config (a run dir made by hand), or not one of ours: the override says what it can
-        pass
+    except Exception:  # no config (a run dir made by hand), or not one of ours
+        return {}
+    return config if isinstance(config, dict) else {}
+
+
+def family_of(config: dict, overrides: dict) -> str:
+    """The data family a job trained (its composed config's data._target_), else its data= override; jobs of
+    different families are never ranked against each other."""
+    data = config.get("data")
+    target = data.get("_target_") if isinstance(data, dict) else None
+    if isinstance(target, str):
+        return target.rsplit(".", 1)[-1].lower()
     return overrides.get("data", "quadratic")
+
+
+def seed_of(config: dict, overrides: dict):
+    """The job's seed: its override, else its composed config's (the default), else unknown ("")."""
+    seed = overrides.get("seed", config.get("seed", ""))
+    return seed if isinstance(seed, int | str) else ""
 
 
 def read_jobs(sweep_dir: Path) -> tuple[list[dict], list[tuple[Path, str]]]:
