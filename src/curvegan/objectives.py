@@ -18,17 +18,11 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from curvegan.keys import key, number
+from curvegan.memberwise import values  # a member-wise weight: a number, or a [members] tensor
 
 
 def as_list(value) -> list:
     return list(value) if isinstance(value, list | tuple) else [value]
-
-
-def weight(value, like: Tensor):
-    """A member-wise weight as a loss takes it: a number as it is, one per member as a [members] tensor."""
-    if isinstance(value, list | tuple):
-        return torch.tensor([float(v) for v in value], dtype=like.dtype, device=like.device)
-    return value
 
 
 def member_mean(x: Tensor) -> Tensor:
@@ -112,7 +106,7 @@ class NonSaturatingBCE(Objective):
         logits for such inputs; `uniform(*shape)` draws from the run's random stream."""
         if not any(r > 0 for r in as_list(self.r1)):
             return None
-        return weight(self.r1, real) / 2 * member_mean(gradient(critic, real).pow(2).sum(dim=-1))
+        return values(self.r1, real) / 2 * member_mean(gradient(critic, real).pow(2).sum(dim=-1))
 
 
 @dataclass
@@ -173,6 +167,6 @@ class WassersteinGP(NonSaturatingBCE):
     def penalty(self, critic, real: Tensor, fake: Tensor, uniform) -> Tensor:
         mix = uniform(*real.shape[:-1], 1)  # [members, n, 1]
         grad = gradient(critic, mix * real + (1 - mix) * fake)
-        penalty = weight(self.gp_weight, real) * member_mean((grad.norm(dim=-1) - 1) ** 2)
+        penalty = values(self.gp_weight, real) * member_mean((grad.norm(dim=-1) - 1) ** 2)
         r1 = super().penalty(critic, real, fake, uniform)
         return penalty if r1 is None else penalty + r1
