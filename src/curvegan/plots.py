@@ -44,7 +44,7 @@ def style_of(fixed, family: Family, n: int) -> dict:
     name, low, high = fixed.scale
     style |= {"colors": colours(labels, low, high), "colorbar": (name, low, high)}
     if fixed.references is not None:
-        shown = fixed.references[:n][: len(torch.unique(fixed.references, dim=0))]  # each request once, in order
+        shown = fixed.references[:n]  # the distinct requests, as many as there are samples at most
         first = family.parameter_vector(shown)[:, 0]  # coloured as the labels are: by the first parameter
         style |= {"references": family.samples(shown), "reference_colors": colours(first, low, high)}
     return style

@@ -62,11 +62,12 @@ class Conditional(Variant):
 
     def fixed(self, n, rng, family, purpose, a: float | None = None, params: list | None = None) -> Fixed:
         if purpose == "preview":  # PREVIEW_VALUES requests in turn, each drawn beneath as the real sample of it
-            grid = self.spread(family, self.PREVIEW_VALUES)[torch.arange(n) % self.PREVIEW_VALUES]
+            requests = self.spread(family, self.PREVIEW_VALUES)
+            grid = requests[torch.arange(n) % self.PREVIEW_VALUES]
             low, high = family.parameter_ranges()[0]
             first = family.parameter_vector(grid)[:, 0]
             scale = (f"requested {family.parameters[0]}", low, high)
-            return Fixed(self.conditions(grid, family), labels=first, scale=scale, references=grid)
+            return Fixed(self.conditions(grid, family), labels=first, scale=scale, references=requests)
         if purpose == "sample" and (a is not None or params is not None):
             requested = self.requested(family, a, params)
             return Fixed(self.conditions(requested.expand(n, *requested.shape[1:]), family))
