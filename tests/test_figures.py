@@ -71,10 +71,7 @@ def test_without_tensorboards_private_file_writer_images_still_reach_tensorboard
     monkeypatch.setattr(images, "PRIVATE_WRITER", "_no_such_call")  # as if TensorBoard had none
     logger = TensorBoardLogger(str(tmp_path), name="tb", version="")
 
-    class Trainer:
-        loggers = [logger]
-
-    log_image(Trainer, "figures/generated", np.zeros((20, 30, 3), dtype=np.uint8), 7)
+    log_image([logger], "figures/generated", np.zeros((20, 30, 3), dtype=np.uint8), 7)
     logger.experiment.flush()
     events = EventAccumulator(str(tmp_path / "tb"), size_guidance={"images": 0}).Reload()
     (image,) = events.Images("figures/generated")

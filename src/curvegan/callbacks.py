@@ -19,7 +19,7 @@ from lightning.pytorch.utilities import rank_zero_only
 
 from curvegan.config import Evaluation
 from curvegan.evaluation import Evaluator
-from curvegan.images import log_image, save_gif, save_png
+from curvegan.images import log_image, save_gif, save_png, takes_images
 from curvegan.keys import BOOLEAN, TEXT, Rule, defaults, key, keys_of, optional, settings, whole
 from curvegan.metrics import METRICS, headline, summarize
 from curvegan.sampling import evaluation_inputs
@@ -94,6 +94,18 @@ class Monitor(L.Callback):
         self.history: list[dict] = []
         self.frames: list[str] = []  # the PNG files of the GIF's frames, in frames/ beside it
         self.plots: dict = {}  # the figures (curvegan.plots.SamplePlot), built at the first measurement
+        # In a packed sweep (curvegan.packed) each job has a monitor of its own: its number, its loggers (not the
+        # trainer's), and the view of the model that shows its members only.
+        self.job: int | None = None
+        self.loggers: list | None = None
+        self.view = None
+
+    @cached_property
+    def state_key(self) -> str:
+        return super().state_key if self.job is None else f"{type(self).__qualname__}{{job={self.job}}}"
+
+    def loggers_of(self, trainer: L.Trainer) -> list:
+        return trainer.loggers if self.loggers is None else self.loggers
 
     def state_dict(self) -> dict:
         return {"history": self.history, "frames": self.frames}
@@ -104,12 +116,10 @@ class Monitor(L.Callback):
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module) -> None:
         if (trainer.current_epoch + 1) % self.every_n_epochs == 0 or trainer.current_epoch + 1 == trainer.max_epochs:
-            self.measure(trainer, pl_module)
+            self.measure(trainer, pl_module if self.view is None else self.view(pl_module))
 
     @rank_zero_only
     def measure(self, trainer: L.Trainer, gan) -> None:
-        from curvegan.plots import parameter_histogram  # matplotlib: only a run that draws imports it
-
         per_member = self.evaluate(gan, epoch=True)
         diverged = (gan.diverged_at >= 0).cpu()
         summary = summarize(per_member, ~diverged)
@@ -129,11 +139,14 @@ class Monitor(L.Callback):
         scalars = {k: v for k, v in scalars.items() if math.isfinite(v)}  # undefined (mode_kl): not a number to plot
         family = gan.family
         fitted = None
-        if family.parameters:
+        loggers = self.loggers_of(trainer)
+        drawn = [logger for logger in loggers if takes_images(logger)]
+        shown = drawn or self.gif_path or any(hasattr(lg.experiment, "add_histogram") for lg in loggers)
+        if family.parameters and shown:
             inputs, _ = evaluation_inputs(gan, self.evaluate.n, self.evaluate.seed)
             median_samples = gan.generate(inputs, slice(median_member, median_member + 1))[0].float().cpu()
             fitted = family.fit_parameters(median_samples)  # [n, P]
-        for logger in trainer.loggers:
+        for logger in loggers:
             logger.log_metrics(scalars, step=step)
             add_histogram = getattr(logger.experiment, "add_histogram", None)
             if add_histogram is None:
@@ -148,29 +161,37 @@ class Monitor(L.Callback):
                 if len(values):  # every member diverged or every sample undefined: nothing to count
                     add_histogram(tag, values, step)
 
+        if drawn or self.gif_path:  # no figure where none is shown
+            self.draw(gan, drawn, ranking, median_member, per_member, diverged, summary, fitted, epoch, step)
+        for logger in loggers:  # what was logged this epoch, to the files (TensorBoard shows it)
+            logger.save()
+
+    def draw(self, gan, loggers, ranking, median_member, per_member, diverged, summary, fitted, epoch, step) -> None:
+        """This epoch's figures to the loggers that show images, and the GIF's frame."""
+        from curvegan.plots import parameter_histogram  # matplotlib: only a run that draws imports it
+
+        several, family = gan.members > 1, gan.family
         frame = image = self.figure(gan, ranking, median_member, per_member, diverged, summary, epoch, step)
         # figures/ sorts first: TensorBoard's default dashboard opens with them
-        log_image(trainer, "figures/generated", image, step)
+        log_image(loggers, "figures/generated", image, step)
         if several:
             kept = len(ranking) - int(diverged.sum())
             extremes = [ranking[0], median_member, ranking[max(0, kept - 1)]]
             image = self.members_figure(gan, extremes, per_member, diverged, epoch, step, "best_median_worst")
-            log_image(trainer, "figures/best_median_worst", image, step)
+            log_image(loggers, "figures/best_median_worst", image, step)
             n = min(self.members_shown, len(ranking))
             spread = [ranking[round(i * (len(ranking) - 1) / max(1, n - 1))] for i in range(n)]
             image = self.members_figure(gan, spread, per_member, diverged, epoch, step, "members")
-            log_image(trainer, "figures/members", image, step)
+            log_image(loggers, "figures/members", image, step)
         if fitted is not None and family.parameter_modes() is not None:
             first = family.parameters[0]
             title = f"{first}* of member {median_member} (the median) · {step:,} G updates"
             histogram = parameter_histogram(fitted[:, 0], family, title)
-            log_image(trainer, f"figures/{first}_histogram", histogram, step)
+            log_image(loggers, f"figures/{first}_histogram", histogram, step)
         if self.gif_path:
             name = f"epoch{epoch:03d}.png"
             save_png(frame, Path(self.gif_path).parent / "frames" / name)
             self.frames.append(name)
-        for logger in trainer.loggers:  # what was logged this epoch, to the files (TensorBoard shows it)
-            logger.save()
 
     def figure(self, gan, ranking: list[int], median: int, per_member: dict, diverged, summary: dict, epoch, step):
         """The main figure, as RGB, for a TensorBoard card: one run's samples titled with its numbers; for an
@@ -282,7 +303,7 @@ class Progress(TQDMProgressBar):
         parts = [f"epoch {trainer.current_epoch + 1}/{trainer.max_epochs}", f"{gan.g_updates} G updates"]
         losses = gan.training_log.values
         parts += [f"{name} {losses[f'train/{name}']:.3f}" for name in ("g_loss", "d_loss") if f"train/{name}" in losses]
-        monitor = next((c for c in trainer.callbacks if isinstance(c, Monitor)), None)
+        monitor = next((c for c in trainer.callbacks if isinstance(c, Monitor) and c.job is None), None)
         if monitor is not None and monitor.history and monitor.history[-1]["step"] == gan.g_updates:
             latest = {k: v for k, v in monitor.history[-1].items() if k not in ("epoch", "step", "worst")}
             parts.append(("median " if gan.members > 1 else "") + headline(latest))

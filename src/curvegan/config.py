@@ -24,7 +24,7 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from curvegan.errors import ConfigError, refuse
-from curvegan.keys import SEED, TEXT, Declared, choice, either, key, keys_of, optional, whole
+from curvegan.keys import SEED, TEXT, Declared, choice, either, key, keys_of, optional, whole, whole_list
 from curvegan.lightning_keys import check_trainer
 
 # --- the run's own keys ---------------------------------------------------------------------------------
@@ -35,6 +35,12 @@ CORES = os.cpu_count() or 1
 @dataclass
 class Ensemble:
     size: int = key(1, whole(1), "GANs of this setting trained at once, each with its own weights, data and noise")
+    blocks: Any = key(
+        None,
+        optional(whole_list(1)),
+        "sizes of the independent runs the members form, each as `seed=<its seed> ensemble.size=<its size>` alone"
+        " (curvegan.blocks); null: each run of members sharing a seed",
+    )
 
 
 # From this many members, generic metrics every epoch would cost about as much as the training itself (measured for
@@ -61,7 +67,12 @@ class Evaluation:
 class Run:
     """The run: what it trains on top of the groups, where, and from what."""
 
-    seed: int = key(0, SEED, "seeds the data stream, the training noise and the initial weights")
+    seed: Any = key(
+        0,
+        SEED,
+        "seeds the data stream, the training noise and the initial weights; a list: each member's (curvegan.blocks)",
+        members=True,
+    )
     ensemble: Ensemble = field(default_factory=Ensemble)
     run_dir: str = key("${hydra:runtime.output_dir}", TEXT, "where the run writes everything (Hydra's run dir)")
     cpu_threads: Any = key(
@@ -242,6 +253,7 @@ def validate(cfg: DictConfig) -> None:
     Imports the classes the config names (they declare the keys) and, to read a checkpoint to resume from, torch.
     """
     from curvegan import preflight
+    from curvegan.blocks import wrong_blocks
     from curvegan.memberwise import wrong_length
 
     for path, cls, node in list(walk(cfg)):
@@ -251,6 +263,10 @@ def validate(cfg: DictConfig) -> None:
         problem = problem or (check(node, cfg) if check is not None else None)
         if problem is not None:
             raise refuse(*problem)
+    problem = wrong_length("", keys_of(Run), {"seed": value_of(cfg, "seed")}, cfg.ensemble.size)
+    problem = problem or wrong_blocks(value_of(cfg, "seed"), cfg.ensemble.size, value_of(cfg.ensemble, "blocks"))
+    if problem is not None:
+        raise refuse(*problem)
     check_trainer(cfg)
     check_evaluation(cfg, preflight.given_keys())
     preflight.check(cfg)

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 import lightning as L
 import torch
 
+from curvegan.blocks import blocks_of, drawn
 from curvegan.families import Family
 
 
@@ -57,11 +58,13 @@ class Stream:
 
 
 class RealData(L.LightningDataModule):
-    """Real samples of `family` for `members` independent streams (one per ensemble member), from `seed`."""
+    """Real samples of `family` for `members` independent streams (one per ensemble member), from `seed`: each
+    block of members (curvegan.blocks: `seed` a list, `sizes` the blocks') draws its own, from its own seed."""
 
-    def __init__(self, family: Family, members: int = 1, seed: int = 0):
+    def __init__(self, family: Family, members: int = 1, seed=0, sizes=None):
         super().__init__()
         self.family, self.members, self.seed = family, members, seed
+        self.runs = blocks_of(seed, members, sizes)
 
     def epoch_draws(self, epoch: int, start: int = 0) -> Iterator[torch.Tensor]:
         """Epoch `epoch`'s draws, [k, members, batch_size, ...] per training_step from the `start`-th on, from
@@ -69,12 +72,14 @@ class RealData(L.LightningDataModule):
         not depend on batches_per_step."""
         family = self.family
         rank = self.trainer.global_rank if self.trainer is not None else 0  # each DDP process its own samples
-        gen = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch + rank * 7_919)
+        gens = [torch.Generator().manual_seed(seed * 1_000_003 + epoch + rank * 7_919) for seed, _ in self.runs]
         for first in range(0, family.batches_per_epoch, family.batches_per_step):
             k = min(family.batches_per_step, family.batches_per_epoch - first)
-            drawn = family.draw((k, self.members, family.batch_size), gen)
+            values = drawn(
+                self.runs, lambda j, members, k=k: family.draw((k, members, family.batch_size), gens[j]), dim=1
+            )
             if first >= start * family.batches_per_step:
-                yield drawn
+                yield values
 
     def train_dataloader(self) -> Stream:
         return Stream(self)

@@ -34,6 +34,7 @@ class Evaluator:
         self.n, self.seed, self.generic = get("num_samples"), get("seed"), get("generic")
         self.reference_args = (get("reference_samples"), get("reference_seed"), get("neighbours"))
         self._reference = None
+        self._shared: tuple | None = None  # (model, G updates, epoch, every member's quality) of a packed sweep
 
     def reference(self, gan):
         from curvegan.generic import Reference
@@ -49,6 +50,14 @@ class Evaluator:
 
         auto = self.generic == "auto" and (not epoch or gan.members < GENERIC_EVERY_EPOCH_BELOW)
         generic = self.generic is True or auto
+        whole = getattr(gan, "whole", None)  # a job's view of a packed sweep's model (curvegan.packed)
+        if whole is not None and each is None:
+            # the whole model measured once per epoch, shared by its jobs' monitors; each takes its members
+            found, at = self._shared, (whole.g_updates, generic)
+            if found is None or found[0] is not whole or found[1] != at:
+                reference = self.reference(whole) if generic else None
+                self._shared = found = (whole, at, evaluate(whole, self.n, self.seed, None, reference))
+            return {name: values[gan.slice] for name, values in found[2].items()}
         return evaluate(gan, self.n, self.seed, each, self.reference(gan) if generic else None)
 
 

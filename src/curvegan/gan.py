@@ -22,6 +22,7 @@ from torch import Tensor
 
 from curvegan import divergence, memberwise, nets, parts, registry, sampling, stepping
 from curvegan.averaging import moving_average_step
+from curvegan.blocks import blocks_of
 from curvegan.keys import BOOLEAN, Rule, a_node, choice, key, node, number, optional, whole
 from curvegan.latents import PRIORS, Prior
 from curvegan.packing import packed
@@ -79,12 +80,15 @@ class GAN(L.LightningModule):
 
     Config = ModelKeys  # its keys (model.*)
 
-    def __init__(self, family: Any = None, members: int = 1, seed: int = 0, objective: Any = None, **config):
+    def __init__(
+        self, family: Any = None, members: int = 1, seed: Any = 0, objective: Any = None, blocks: Any = None, **config
+    ):
         super().__init__()
         # What a checkpoint records is data: every part is built by curvegan.registry from checked keys (nothing a
         # node names is imported), never by Hydra's instantiate.
-        self.save_hyperparameters(parts.hyperparameters(GAN, family, members, seed, objective, config))
+        self.save_hyperparameters(parts.hyperparameters(GAN, family, members, seed, objective, blocks, config))
         hp = self.hparams
+        self.runs = blocks_of(hp.seed, members, hp.blocks)  # (seed, members) of each block
         self.automatic_optimization = False
         self.family = registry.build("family", hp.family, "data")
         self.objective = registry.build("objective", hp.objective, "objective")
@@ -98,10 +102,14 @@ class GAN(L.LightningModule):
         self.discriminator = registry.build(
             "network", hp.discriminator, "model.discriminator", members, d_inputs, d_outputs
         )
+        if len(self.runs) > 1:  # each block's initial weights as its seed makes them alone
+            parts.initialise_blocks(self, self.runs, g_inputs, d_inputs, d_outputs)
         # An exponential moving average of the generator's weights, used for every sample when set.
         self.generator_ema = copy.deepcopy(self.generator).requires_grad_(False) if hp.g_ema else None
         # Fixed inputs for the figures (the same for every member), so successive epochs show the same samples.
-        preview, self.preview = sampling.fixed_inputs(self, hp.preview_samples, torch.Generator().manual_seed(seed))
+        preview, self.preview = sampling.fixed_inputs(
+            self, hp.preview_samples, torch.Generator().manual_seed(self.runs[0][0])
+        )
         self.register_buffer("preview_noise", preview)
         # The G update at which each member diverged and was frozen; -1 while it trains.
         self.register_buffer("diverged_at", torch.full((members,), -1, dtype=torch.long))
@@ -200,7 +208,7 @@ class GAN(L.LightningModule):
         return [g_opt, d_opt], schedules
 
     def on_fit_start(self) -> None:
-        self.stream.start(self.hparams.seed + 1_000 * self.global_rank, self.device)  # each DDP process its own
+        self.stream.start(self.runs, 1_000 * self.global_rank, self.device)  # each DDP process its own
         self._any_frozen = bool((self.diverged_at >= 0).any())
         self.steps.choose(self.trainer, self, self.hparams.lean_steps)
 

@@ -100,6 +100,15 @@ def choice(*options: Any) -> Rule:
     return Rule(lambda v: any(type(o) is type(v) and o == v for o in options), f"one of {shown}", "nope")
 
 
+def whole_list(low: int = 1) -> Rule:
+    """A non-empty list of whole numbers, each ≥ low."""
+    return Rule(
+        lambda v: _list(v) and len(v) >= 1 and all(_int(x) and x >= low for x in v),
+        f"a list of whole numbers, each ≥ {low}",
+        [low - 1],
+    )
+
+
 def optional(rule: Rule) -> Rule:
     """null, or what `rule` allows."""
     return Rule(lambda v: v is None or rule(v) is None, f"null or {rule.allowed}", rule.bad, over=rule.over)

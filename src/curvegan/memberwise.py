@@ -35,7 +35,7 @@ def member_settings(gan) -> list[dict] | None:
     from curvegan.keys import keys_of
 
     hp = gan.hparams
-    given = {f"model.{n}": hp[n] for n, d in keys_of(type(gan)).items() if d.members and d.rule.per_member(hp[n])}
+    given = {f"model.{n}": hp[n] for n, d in keys_of(gan.Config).items() if d.members and d.rule.per_member(hp[n])}
     objective = hp["objective"]
     for name, declared in keys_of(type(gan.objective)).items():
         if declared.members and declared.rule.per_member(objective.get(name)):
@@ -51,14 +51,23 @@ def wrong_length(path: str, keys: dict, given: dict, size: int) -> tuple[str, An
     for name, declared in keys.items():
         value = given.get(name)
         if declared.members and declared.rule.per_member(value) and len(value) != size:
-            return f"{path}.{name}", value, f"one value for every member, or a list of {size}, one per member"
+            return (
+                f"{path}.{name}".lstrip("."),
+                value,
+                f"one value for every member, or a list of {size}, one per member",
+            )
     return None
+
+
+def fused(lr: Any, betas: Any) -> bool:
+    """Whether every member shares the learning rate and the betas (torch's fused Adam serves them)."""
+    return not is_list(lr) and not (is_list(betas) and is_list(betas[0]))
 
 
 def adam(params, lr: Any, betas: Any, members: int) -> torch.optim.Optimizer:
     """torch's fused Adam where every member shares the learning rate and betas; else `MemberwiseAdam`."""
     per_member_betas = is_list(betas) and is_list(betas[0])
-    if not is_list(lr) and not per_member_betas:
+    if fused(lr, betas):
         # One Adam over each stacked tensor is exactly one Adam per member: Adam works element by element.
         # The fused kernel does a whole step in one call: 2.7× faster than the default on one CPU thread.
         return torch.optim.Adam(params, lr=lr, betas=tuple(float(b) for b in betas), fused=True)

@@ -8,7 +8,7 @@ from dataclasses import asdict
 from typing import Any
 
 from curvegan import registry
-from curvegan.keys import SEED, node, settings, whole
+from curvegan.keys import SEED, member_wise, node, optional, settings, whole, whole_list
 
 PARTS = {"generator": "network", "discriminator": "network", "variant": "variant"}  # model keys that hold a part
 # The entries of the state dict that carry the member axis first: every network's weights, and the per-member
@@ -24,24 +24,57 @@ def as_node(kind: str, value: Any, where: str) -> dict:
     return node(registry.register(kind, type(value)), **asdict(value))
 
 
-def hyperparameters(cls: type, family: Any, members: Any, seed: Any, objective: Any, config: dict) -> dict:
+def hyperparameters(cls: type, family: Any, members: Any, seed: Any, objective: Any, blocks: Any, config: dict) -> dict:
     """The model's hyperparameters: every value checked (registry.NotBuildable names the first that is not
     allowed), the parts as complete nodes; the seed's family and objective where none is given."""
+    from curvegan.blocks import wrong_blocks
     from curvegan.families.quadratic import Quadratic
     from curvegan.objectives import NonSaturatingBCE
 
-    for name, value, rule in (("members", members, whole(1)), ("seed", seed, SEED)):
+    for name, value, rule in (
+        ("members", members, whole(1)),
+        ("seed", seed, member_wise(SEED)),
+        ("blocks", blocks, BLOCKS),
+    ):
         if (allowed := rule(value)) is not None:
             raise registry.NotBuildable(f"{name}={value}: must be {allowed}")
+    seed, blocks = (list(seed) if isinstance(seed, list | tuple) else seed), (None if blocks is None else list(blocks))
+    if isinstance(seed, list) and len(seed) != members:
+        raise registry.NotBuildable(f"seed={seed}: must be one seed, or one for each of the {members} members")
+    if (wrong := wrong_blocks(seed, members, blocks)) is not None:
+        raise registry.NotBuildable(f"{wrong[0]}={wrong[1]}: must be {wrong[2]}")
     c = settings(cls, registry.checked(cls, {k: v for k, v in config.items() if k not in PARTS}, "model"))
     return {
         "family": as_node("family", family if family is not None else Quadratic(), "data"),
         "members": members,
         "seed": seed,
+        "blocks": blocks,
         "objective": as_node("objective", objective if objective is not None else NonSaturatingBCE(), "objective"),
         **asdict(c),
         **{name: as_node(kind, config.get(name, getattr(c, name)), f"model.{name}") for name, kind in PARTS.items()},
     }
+
+
+BLOCKS = optional(whole_list(1))
+
+
+def initialise_blocks(gan, runs: list, g_inputs: int, d_inputs: int, d_outputs: int) -> None:
+    """Each block's weights as a run of its seed and size makes them alone: the global generator seeded as
+    `curvegan.train` seeds it, then G and D built for the block's members (in the model's order)."""
+    import torch
+
+    hp = gan.hparams
+    for seed, members in runs:
+        torch.manual_seed(seed)
+        size = members.stop - members.start
+        g = registry.build("network", hp.generator, "model.generator", size, g_inputs, gan.family.dim)
+        d = registry.build("network", hp.discriminator, "model.discriminator", size, d_inputs, d_outputs)
+        with torch.no_grad():
+            for whole_net, block in ((gan.generator, g), (gan.discriminator, d)):
+                for (_, target), (_, value) in zip(
+                    whole_net.state_dict().items(), block.state_dict().items(), strict=True
+                ):
+                    target[members] = value
 
 
 def member_state_dict(state_dict: dict, member: int) -> dict:

@@ -219,13 +219,20 @@ def model_settings(cfg: DictConfig) -> dict:
     return {
         "family": complete_node("family", OmegaConf.to_container(cfg.data, resolve=True), "data"),
         "members": cfg.ensemble.size,
-        "seed": cfg.seed,
+        "seed": OmegaConf.to_container(cfg, resolve=True)["seed"],
+        "blocks": None if cfg.ensemble.get("blocks") is None else list(cfg.ensemble.blocks),
         "objective": complete_node("objective", OmegaConf.to_container(cfg.objective, resolve=True), "objective"),
         **{k: complete_node(kinds[k], v, f"model.{k}") if k in kinds else v for k, v in model.items()},
     }
 
 
-CONFIG_KEY = {"family": "data", "members": "ensemble.size", "seed": "seed", "objective": "objective"}
+CONFIG_KEY = {
+    "family": "data",
+    "members": "ensemble.size",
+    "seed": "seed",
+    "blocks": "ensemble.blocks",
+    "objective": "objective",
+}
 
 
 def check_resumable(cfg: DictConfig, path: str) -> None:
@@ -235,6 +242,7 @@ def check_resumable(cfg: DictConfig, path: str) -> None:
     try:
         trained = torch.load(path, map_location="cpu", weights_only=True)["hyper_parameters"]
         trained["family"]
+        trained.setdefault("blocks", None)  # a checkpoint from before blocks: one block
     except Exception as err:
         reason = type(err).__name__
         raise ConfigError(f"ckpt_path={cfg.ckpt_path}: not a readable curvegan checkpoint ({reason})") from None

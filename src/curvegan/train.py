@@ -31,6 +31,20 @@ from curvegan.results import finish, full_disk, strict_json, summary_line  # noq
 from curvegan.schemas import register_schemas
 
 
+def find_our_launcher() -> None:
+    """Hydra finds launchers in the `hydra_plugins` namespace package by listing its folders; an editable install
+    (`pip install -e .`, as `make install` makes) maps curvegan's folder there through an import hook that such a
+    listing cannot see, so the folder is added to the namespace's path (a wheel's is already on it)."""
+    import hydra_plugins
+
+    ours = Path(__file__).resolve().parent.parent / "hydra_plugins"
+    if (ours / "curvegan_packed_launcher").is_dir() and str(ours) not in list(hydra_plugins.__path__):
+        hydra_plugins.__path__.append(str(ours))
+
+
+find_our_launcher()
+
+
 class TrainingFailed(CompactHydraException):
     """The run could not finish (it diverged); Hydra prints the one-line message and exits non-zero."""
 
@@ -41,6 +55,11 @@ def cpu_threads(cfg: DictConfig) -> int | None:
     if cfg.cpu_threads == "auto":
         return 1 if cfg.ensemble.size < 64 else None
     return cfg.cpu_threads
+
+
+def first_seed(seed) -> int:
+    """The seed of the first block (curvegan.blocks): every block seeds its own weights and streams."""
+    return int(seed[0]) if isinstance(seed, list | tuple) or OmegaConf.is_list(seed) else int(seed)
 
 
 def collect_from_here() -> None:
@@ -59,30 +78,43 @@ def collect_from_here() -> None:
         gc.enable()
 
 
-def build(cfg: DictConfig):
-    """The data module, the model, the callbacks, the loggers and the trainer the config describes."""
-    from hydra.utils import get_object, instantiate
+def build(cfg: DictConfig, extra_callbacks: tuple = ()):
+    """The data module, the model, the callbacks, the loggers and the trainer the config describes (with
+    `extra_callbacks` besides the config's)."""
+    from hydra.utils import instantiate
 
-    from curvegan import registry
     from curvegan.data import RealData
 
-    family = registry.build("family", OmegaConf.to_container(cfg.data, resolve=True), "data")
-    datamodule = RealData(family, members=cfg.ensemble.size, seed=cfg.seed)
-    # The model builds its parts (networks, variant, objective) from their config nodes, and keeps them as such
-    # in its checkpoints' hyperparameters.
-    settings = OmegaConf.to_container(cfg.model, resolve=True)
-    model = get_object(settings.pop("_target_"))(
-        family=family,
-        members=cfg.ensemble.size,
-        seed=cfg.seed,
-        objective=OmegaConf.to_container(cfg.objective, resolve=True),
-        **settings,
-    )
+    model = model_of(cfg)
+    blocks = None if cfg.ensemble.get("blocks") is None else list(cfg.ensemble.blocks)
+    datamodule = RealData(model.family, members=cfg.ensemble.size, seed=model.hparams.seed, sizes=blocks)
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c is not None]
+    callbacks += list(extra_callbacks)
     loggers = [instantiate(lg) for lg in (cfg.get("logger") or {}).values() if lg is not None]
     plugins = [*cluster_environment(), checkpoint_io()]  # checkpoints written whole or not at all
     trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, plugins=plugins)
     return datamodule, model, callbacks, trainer
+
+
+def model_of(cfg: DictConfig):
+    """The model the config describes. It builds its parts (networks, variant, objective) from their config nodes,
+    and keeps them as such in its checkpoints' hyperparameters."""
+    from hydra.utils import get_object
+
+    from curvegan import registry
+
+    family = registry.build("family", OmegaConf.to_container(cfg.data, resolve=True), "data")
+    seed = OmegaConf.to_container(cfg, resolve=True)["seed"]
+    blocks = None if cfg.ensemble.get("blocks") is None else list(cfg.ensemble.blocks)
+    settings = OmegaConf.to_container(cfg.model, resolve=True)
+    return get_object(settings.pop("_target_"))(
+        family=family,
+        members=cfg.ensemble.size,
+        seed=seed,
+        blocks=blocks,
+        objective=OmegaConf.to_container(cfg.objective, resolve=True),
+        **settings,
+    )
 
 
 def cluster_environment() -> list:
@@ -112,16 +144,20 @@ def train(cfg: DictConfig) -> dict:
     validate(cfg)
     OmegaConf.resolve(cfg)  # fixes the run dir, `${now:...}` and every interpolation for the whole run
     import_lightning()
-    import lightning as L
-    import torch
-    from lightning.pytorch.utilities.exceptions import SIGTERMException
-
-    from curvegan.callbacks import StopOnSignal
-    from curvegan.divergence import Diverged
-    from curvegan.preflight import resolve_ckpt_path
-
     _quiet_lightning()
     run_dir = Path(cfg.run_dir)
+    prepare(cfg, run_dir)
+    datamodule, model, callbacks, trainer = build(cfg)
+    return fit(cfg, run_dir, datamodule, model, callbacks, trainer, finish)
+
+
+def prepare(cfg: DictConfig, run_dir: Path) -> None:
+    """Before building: the run dir (without a finished run's files), the threads, the global seed."""
+    import lightning as L
+    import torch
+
+    from curvegan.preflight import resolve_ckpt_path
+
     run_dir.mkdir(parents=True, exist_ok=True)
     # Only a finished run has these: a resumed run must not look finished before it is.
     for stale in ("metrics.json", "samples.npy"):
@@ -132,8 +168,17 @@ def train(cfg: DictConfig) -> dict:
         )
     if threads := cpu_threads(cfg):
         torch.set_num_threads(threads)
-    L.seed_everything(cfg.seed, verbose=False)
-    datamodule, model, callbacks, trainer = build(cfg)
+    L.seed_everything(first_seed(cfg.seed), verbose=False)
+
+
+def fit(cfg: DictConfig, run_dir: Path, datamodule, model, callbacks: list, trainer, then):
+    """Fit, then `then(cfg, model, trainer, callbacks, seconds)` (what the run leaves), with a signal's stop, a
+    divergence and a full disk each turned into its one line."""
+    from lightning.pytorch.utilities.exceptions import SIGTERMException
+
+    from curvegan.callbacks import StopOnSignal
+    from curvegan.divergence import Diverged
+    from curvegan.preflight import resolve_ckpt_path
 
     collect_from_here()
     last = run_dir / "checkpoints" / "last.ckpt"
@@ -146,7 +191,7 @@ def train(cfg: DictConfig) -> dict:
             raise (stop and stop.stopped(model)) or Interrupted(signal.SIGTERM) from None
         if stop is not None and stop.stopped(model) is not None:  # a signal as fit ended: the run stops there
             raise stop.stopped(model)
-        return finish(cfg, model, trainer, callbacks, time.perf_counter() - start)
+        return then(cfg, model, trainer, callbacks, time.perf_counter() - start)
     except Interrupted as stopped:
         if last.exists():
             stopped.resume = f"hydra.run.dir={run_dir} ckpt_path=last"

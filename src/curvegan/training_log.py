@@ -36,6 +36,9 @@ class TrainingLog:
         self.sum = stats if self.sum is None else self.sum + stats
         self.count += len(per_update)
         if g_updates // self.every > (g_updates - len(per_update)) // self.every:
+            if not alive.any():  # every member frozen (one job's of a packed sweep): nothing to log
+                self.sum, self.count = None, 0
+                return
             means = (self.sum / self.count)[:, alive].median(dim=1).values.tolist()
             self.values = dict(zip(NAMES, means, strict=True))
             for logger in loggers:

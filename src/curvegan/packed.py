@@ -1,0 +1,522 @@
+"""A sweep as one ensemble: the jobs of a Hydra multirun that differ only in member-wise keys (learning rates,
+betas, penalty weights, the EMA decay, the clipping norm, the seed, the ensemble's size: those declared
+`members=True` in curvegan.keys) train side by side in one model, each job a block of its members
+(curvegan.blocks), and each job's dir is left as if it had run alone.
+
+`launch` is the work of the Hydra launcher `hydra/launcher=packed` (hydra_plugins.curvegan_packed_launcher):
+
+1. every job's config is composed as Hydra's basic launcher composes it; a job refused by validation runs
+   alone, so Hydra records its one-line refusal, and the others go on without it;
+2. the jobs are grouped by everything but their member-wise keys (`group_key`), each group cut into groups of
+   at most `max_members` members and halved again where the memory preflight refuses it;
+3. a group of one job runs as it would on the basic launcher; a larger group trains as one ensemble
+   (`train_group`) whose config gives every member-wise key one value per member (a key all jobs share keeps
+   its one value, so a sweep over seeds alone keeps torch's fused Adam), in `SWEEP_DIR/.packed/<group>/`, where
+   its own checkpoints are (what `ckpt_path=auto` resumes from);
+4. each job then gets its own monitor and loggers during training (its TensorBoard events, its history), and
+   after it its metrics.json (its members only), samples.npy, checkpoints/last.ckpt (`split_checkpoint`: a
+   checkpoint of the job alone, which `curvegan.sample` loads and `ckpt_path=` resumes), its `.hydra/` and log
+   (Hydra's run_job writes them), and a JobReturn with its own objective.
+
+Groups run one after another, each on every core the run's cpu_threads allows.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf, open_dict, read_write
+
+from curvegan.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+# The run keys a group may differ in besides the member-wise keys of the model and the objective.
+RUN_KEYS = ("seed", "ensemble.size", "ensemble.blocks")
+
+
+@dataclass
+class Job:
+    """One job of the sweep: its number, its Hydra config (with `hydra`) and its task config (without)."""
+
+    index: int
+    config: DictConfig
+    task: DictConfig  # as composed (for grouping and the group's config)
+    resolved: DictConfig  # with every interpolation resolved for this job (its dirs, its monitor, its loggers)
+    dir: Path
+    overrides: list[str]
+    members: slice = field(default_factory=lambda: slice(0, 0))
+    outcome: Any = None  # after its group trained: its metrics, or the exception it failed with
+    lines: list[str] = field(default_factory=list)  # its log lines
+
+    @property
+    def size(self) -> int:
+        return int(self.resolved.ensemble.size)
+
+
+# --- which jobs go together -----------------------------------------------------------------------------
+
+
+def member_wise_paths(task: DictConfig) -> dict[str, Any]:
+    """{dotted path: rule} of every member-wise key of the config's model and objective, and the seed."""
+    from curvegan.config import Run, declared_keys, walk
+    from curvegan.keys import keys_of
+
+    paths = {"seed": keys_of(Run)["seed"].rule}
+    for path, cls, node in walk(task):
+        for name, declared in (declared_keys(cls) or {}).items():
+            if declared.members and name in node:
+                paths[f"{path}.{name}"] = declared.rule
+    return paths
+
+
+def group_key(task: DictConfig) -> str:
+    """Everything a job's config says but its member-wise keys and its run dir: jobs with the same key train as
+    one ensemble. A job resuming a checkpoint it names runs alone."""
+    plain = OmegaConf.to_container(task, resolve=False)
+    for path in [*member_wise_paths(task), *RUN_KEYS, "run_dir"]:  # (the seed is both)
+        *parents, name = path.split(".")
+        node = plain
+        for parent in parents:
+            node = node.get(parent, {})
+        node.pop(name, None)
+    return repr(plain)
+
+
+def packable(task: DictConfig) -> bool:
+    return task.get("ckpt_path") in (None, "auto", "last")
+
+
+def groups_of(jobs: list[Job], max_members: int) -> list[list[Job]]:
+    """The jobs grouped by `group_key` (in the sweep's order of first appearance), each group cut into groups of
+    at most `max_members` members (a larger job is a group of its own)."""
+    by_key: dict[str, list[Job]] = {}
+    for job in jobs:
+        key = group_key(job.task) if packable(job.task) else f"alone {job.index}"
+        by_key.setdefault(key, []).append(job)
+    groups = []
+    for members in by_key.values():
+        current: list[Job] = []
+        for job in members:
+            if current and sum(j.size for j in current) + job.size > max_members:
+                groups.append(current)
+                current = []
+            current.append(job)
+        groups.append(current)
+    return groups
+
+
+# --- one group's config ---------------------------------------------------------------------------------
+
+
+def per_member(job: Job, path: str, rule) -> list:
+    """A job's value of a member-wise key, one per member of the job (the seed: each member's block's)."""
+    from curvegan.blocks import blocks_of
+
+    value = OmegaConf.select(job.resolved, path)
+    value = OmegaConf.to_container(value) if OmegaConf.is_config(value) else value
+    if path == "seed":
+        return [
+            s for s, members in blocks_of(value, job.size, block_sizes(job)) for _ in range(members.start, members.stop)
+        ]
+    return list(value) if rule.per_member(value) else [value] * job.size
+
+
+def block_sizes(job: Job) -> list[int]:
+    """The sizes of the job's blocks (one, unless the job gives several seeds)."""
+    from curvegan.blocks import blocks_of
+
+    seed, sizes = job.resolved.seed, job.resolved.ensemble.get("blocks")
+    seed = OmegaConf.to_container(seed) if OmegaConf.is_config(seed) else seed
+    return [m.stop - m.start for _, m in blocks_of(seed, job.size, None if sizes is None else list(sizes))]
+
+
+def group_name(jobs: list[Job]) -> str:
+    """The group's folder under SWEEP_DIR/.packed/: the same jobs make the same name, so re-running the sweep's
+    command finds the group's checkpoints."""
+    digest = hashlib.sha1(repr([(j.index, j.overrides) for j in jobs]).encode()).hexdigest()[:8]
+    return f"jobs{jobs[0].index}-{jobs[-1].index}-{digest}"
+
+
+def group_config(jobs: list[Job], run_dir: Path) -> DictConfig:
+    """The config of one ensemble of all the jobs' members: the first job's, with every member-wise key given one
+    value per member (one value where every member has the same), the blocks of every job, no monitor and no
+    logger of its own (each job has its own), in `run_dir`."""
+    first = jobs[0]
+    cfg = copy.deepcopy(first.task)
+    with read_write(cfg), open_dict(cfg):
+        cfg.run_dir = str(run_dir)
+        for path, rule in member_wise_paths(first.task).items():
+            values = [v for job in jobs for v in per_member(job, path, rule)]
+            same = all(v == values[0] for v in values)
+            OmegaConf.update(cfg, path, values[0] if same and path != "seed" else values, merge=False)
+        cfg.ensemble.size = sum(job.size for job in jobs)
+        cfg.ensemble.blocks = [size for job in jobs for size in block_sizes(job)]
+        if cfg.get("callbacks") is not None and "monitor" in cfg.callbacks:
+            cfg.callbacks.monitor = None
+        cfg.logger = None
+    return cfg
+
+
+# --- what each job sees of the group's model ---------------------------------------------------------------
+
+
+class JobView:
+    """The group's model as one job sees it: its members only, with the job's own settings and fixed preview
+    inputs (from its lone model, `lone`); everything else is the group's model's. Monitors, `final` and the
+    evaluation take it where they take a model."""
+
+    def __init__(self, whole, members: slice, lone):
+        self.whole, self.slice, self.lone = whole, members, lone
+
+    def __getattr__(self, name: str):
+        return getattr(self.whole, name)
+
+    @property
+    def members(self) -> int:
+        return self.slice.stop - self.slice.start
+
+    @property
+    def diverged_at(self):
+        return self.whole.diverged_at[self.slice]
+
+    @property
+    def hparams(self):
+        return self.lone.hparams
+
+    @property
+    def objective(self):
+        return self.lone.objective
+
+    @property
+    def Config(self):  # noqa: N802 (the model's keys, as the model class names them)
+        return self.lone.Config
+
+    @property
+    def preview_noise(self):
+        return self.lone.preview_noise
+
+    @property
+    def preview(self):
+        return self.lone.preview
+
+    def generate(self, inputs, members: slice | None = None):
+        start, stop, _ = (members or slice(None)).indices(self.members)
+        return self.whole.generate(inputs, slice(self.slice.start + start, self.slice.start + stop))
+
+
+class JobsLog:
+    """The training log (curvegan.training_log) of every job: each job's `train/*` from its members, to its
+    loggers. The progress line shows the first job's."""
+
+    def __init__(self, every: int, jobs: list[tuple[slice, list]]):
+        from curvegan.training_log import TrainingLog
+
+        self.logs = [(members, TrainingLog(every), loggers) for members, loggers in jobs]
+
+    @property
+    def values(self) -> dict:
+        return self.logs[0][1].values
+
+    def add(self, per_update, g_updates: int, alive, loggers) -> None:
+        for members, training_log, own in self.logs:
+            training_log.add(per_update[..., members], g_updates, alive[members], own)
+
+
+# --- training one group -------------------------------------------------------------------------------------
+
+
+def train_group(jobs: list[Job], group_dir: Path) -> None:
+    """Train the jobs as one ensemble in `group_dir` and leave each job's dir as if it had run alone; each job's
+    `outcome` is its metrics. Raises ConfigError (before anything is written) where the group's config cannot
+    work, and what `curvegan.train.fit` raises (a stop by a signal, with the command that resumes it)."""
+    from hydra.utils import instantiate
+
+    from curvegan import Interrupted, import_lightning
+    from curvegan.config import validate
+    from curvegan.train import _quiet_lightning, build, fit, model_of, prepare
+
+    cfg = group_config(jobs, group_dir)
+    validate(cfg)
+    OmegaConf.resolve(cfg)
+    import_lightning()
+    _quiet_lightning()
+    first = 0
+    for job in jobs:
+        job.members = slice(first, first + job.size)
+        first += job.size
+    lones = [model_of(job.resolved) for job in jobs]  # each job's own model: its settings, its preview
+    prepare(cfg, group_dir)
+    for job in jobs:
+        job.dir.mkdir(parents=True, exist_ok=True)
+        for stale in ("metrics.json", "samples.npy"):
+            (job.dir / stale).unlink(missing_ok=True)
+    loggers = [
+        [instantiate(lg) for lg in (job.resolved.get("logger") or {}).values() if lg is not None] for job in jobs
+    ]
+    monitors = []
+    shared = None
+    for k, job in enumerate(jobs):
+        node = (job.resolved.get("callbacks") or {}).get("monitor")
+        if node is None:
+            continue
+        monitor = instantiate(node)
+        shared = shared or monitor.evaluate  # one evaluation of the whole model a measurement, for every job
+        monitor.evaluate, monitor.job, monitor.loggers = shared, k, loggers[k]
+        monitor.view = lambda whole, members=job.members, lone=lones[k]: JobView(whole, members, lone)
+        monitors.append(monitor)
+    datamodule, model, callbacks, trainer = build(cfg, extra_callbacks=tuple(monitors))
+    model.training_log = JobsLog(model.hparams.log_every_n_updates, [(j.members, lg) for j, lg in zip(jobs, loggers, strict=True)])
+
+    def then(cfg, model, trainer, callbacks, seconds):
+        finish_jobs(jobs, model, lones, monitors, loggers, trainer, group_dir, seconds)
+
+    try:
+        fit(cfg, group_dir, datamodule, model, callbacks, trainer, then)
+    except Interrupted as stopped:
+        if stopped.resume:
+            stopped.resume = f"the same command with ckpt_path=auto and hydra.sweep.dir={group_dir.parent.parent}"
+        raise
+
+
+def finish_jobs(jobs, model, lones, monitors, loggers, trainer, group_dir: Path, seconds: float) -> None:
+    """After the group's fit: each job's metrics.json, samples.npy and checkpoints/last.ckpt in its own dir."""
+    import json
+
+    import torch
+    from hydra.utils import instantiate
+
+    from curvegan.evaluation import Evaluator, final
+    from curvegan.files import write_bytes
+    from curvegan.results import strict_json, summary_line
+
+    model.to(trainer.strategy.root_device)
+    packed_last = group_dir / "checkpoints" / "last.ckpt"
+    packed = torch.load(packed_last, map_location="cpu", weights_only=True) if packed_last.exists() else None
+    by_job = {m.job: m for m in monitors}
+    for k, job in enumerate(jobs):
+        view = JobView(model, job.members, lones[k])
+        monitor = by_job.get(k)
+        evaluator = monitor.evaluate if monitor else Evaluator(OmegaConf.to_container(job.resolved.evaluation))
+        metrics = final(view, evaluator, job.dir / "samples.npy")
+        metrics |= {"ensemble_size": job.size, "steps": model.g_updates, "seconds": round(seconds, 3)}
+        metrics["packed"] = {"group": str(group_dir), "jobs": len(jobs), "members": model.members}
+        metrics["history"] = monitor.history if monitor else []
+        text = json.dumps(strict_json(metrics), indent=2, allow_nan=False) + "\n"
+        write_bytes(job.dir / "metrics.json", text.encode())
+        if packed is not None and (job.resolved.get("callbacks") or {}).get("checkpoint") is not None:
+            callbacks = [instantiate(c) for c in (job.resolved.get("callbacks") or {}).values() if c is not None]
+            ckpt = split_checkpoint(packed, k, jobs, model, lones[k], callbacks, group_dir)
+            save_checkpoint(ckpt, job.dir / "checkpoints" / "last.ckpt")
+        for logger in loggers[k]:
+            logger.finalize("success")
+        job.lines = [epoch_line(entry, job.size, trainer.max_epochs) for entry in metrics["history"]]
+        job.lines.append(summary_line(metrics, seconds) + f" (packed: {len(jobs)} jobs, {model.members} GANs)")
+        job.outcome = metrics
+
+
+def epoch_line(entry: dict, members: int, epochs: int) -> str:
+    from curvegan.metrics import headline
+
+    latest = {k: v for k, v in entry.items() if k not in ("epoch", "step", "worst")}
+    median = "median " if members > 1 else ""
+    return f"epoch {entry['epoch']}/{epochs} · {entry['step']} G updates · {median}{headline(latest)}"
+
+
+def save_checkpoint(ckpt: dict, path: Path) -> None:
+    import torch
+
+    from curvegan.files import atomic
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic(path) as partial:
+        torch.save(ckpt, partial)
+
+
+# --- a job's checkpoint -------------------------------------------------------------------------------------
+
+
+def split_checkpoint(packed: dict, k: int, jobs: list[Job], model, lone, callbacks: list, group_dir: Path) -> dict:
+    """Job k's checkpoint, as the job alone would have written it at the same point: its members' weights, Adam
+    moments and random streams, its own settings (the lone model's hyperparameters) and fixed inputs, its
+    monitor's history, its checkpoint paths; the loops' state as the group's (every job made the same updates)."""
+    from curvegan.parts import MEMBER_AXIS
+
+    job = jobs[k]
+    members = job.members
+    ckpt = dict(packed)
+    own = lone.state_dict()
+    ckpt["state_dict"] = {
+        key: value[members].clone() if key.startswith(MEMBER_AXIS) else own[key]
+        for key, value in packed["state_dict"].items()
+    }
+    ckpt["hyper_parameters"] = copy.deepcopy(dict(lone.hparams))
+    states = packed.get("noise_rng_state")
+    if isinstance(states, list):  # one per block: the job's own blocks
+        first = sum(len(block_sizes(j)) for j in jobs[:k])
+        mine = states[first : first + len(block_sizes(job))]
+        ckpt["noise_rng_state"] = mine[0] if len(mine) == 1 else mine
+    ckpt["optimizer_states"], ckpt["lr_schedulers"] = split_optimizers(packed, members, model, lone)
+    ckpt["callbacks"] = split_callbacks(packed["callbacks"], k, callbacks, group_dir, job.dir)
+    return ckpt
+
+
+def split_optimizers(packed: dict, members: slice, model, lone) -> tuple[list, list]:
+    """G's and D's Adam state for the job's members, with the learning rates and betas the job's own optimizers
+    have (as its settings make them, times the schedule's factor where lr_decay is on)."""
+    from curvegan import memberwise
+
+    hp, own = model.hparams, lone.hparams
+    optimizers, schedules = [], []
+    for index, (lr_key, params) in enumerate(
+        (("g_lr", lone.generator.parameters()), ("d_lr", lone.discriminator.parameters()))
+    ):
+        state = packed["optimizer_states"][index]
+        template = memberwise.adam(params, own[lr_key], own.betas, lone.members).state_dict()["param_groups"][0]
+        whole_lr = hp[lr_key] if memberwise.fused(hp[lr_key], hp.betas) else 1.0
+        (group,) = state["param_groups"]
+        base = group.get("initial_lr", whole_lr)
+        factor = group["lr"] / base
+        mine = dict(template, params=group["params"])
+        mine["lr"] = group["lr"] if base == template["lr"] else template["lr"] * factor
+        if "initial_lr" in group:
+            mine["initial_lr"] = template["lr"]
+        moments = {
+            index: {name: value[members].clone() if name != "step" else value for name, value in entry.items()}
+            for index, entry in state["state"].items()
+        }
+        optimizers.append({"state": moments, "param_groups": [mine]})
+        if packed.get("lr_schedulers"):
+            schedule = dict(packed["lr_schedulers"][index])
+            schedule["base_lrs"], schedule["_last_lr"] = [template["lr"]], [mine["lr"]]
+            schedules.append(schedule)
+    return optimizers, schedules
+
+
+def split_callbacks(states: dict, k: int, callbacks: list, group_dir: Path, job_dir: Path) -> dict:
+    """The job's callbacks' states under the keys its own callbacks have: its monitor's, the group's checkpoint
+    callback's with the job's paths, the others as the group's."""
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    from curvegan.callbacks import Monitor
+
+    out = {}
+    for callback in callbacks:
+        if isinstance(callback, Monitor):
+            found = states.get(f"Monitor{{job={k}}}")
+        else:
+            found = states.get(callback.state_key)
+        if found is None:
+            continue
+        if isinstance(callback, ModelCheckpoint):
+            found = moved(found, str(group_dir), str(job_dir))
+        out[callback.state_key] = found
+    return out
+
+
+def moved(value, old: str, new: str):
+    """`value` with every path under `old` moved under `new` (strings, dict keys, nested)."""
+    if isinstance(value, str):
+        return new + value[len(old) :] if value.startswith(old) else value
+    if isinstance(value, dict):
+        return {moved(k, old, new): moved(v, old, new) for k, v in value.items()}
+    return value
+
+
+# --- the launcher's work -------------------------------------------------------------------------------------
+
+
+def launch(launcher, job_overrides, initial_job_idx: int) -> list:
+    """Hydra's `Launcher.launch` for the packed launcher: compose, refuse, group, train, return."""
+    from hydra.core.utils import JobReturn, configure_log, filter_overrides, run_job, setup_globals
+
+    from curvegan.config import validate
+
+    setup_globals()
+    config, context = launcher.config, launcher.hydra_context
+    configure_log(config.hydra.hydra_logging, config.hydra.verbose)
+    sweep_dir = Path(str(config.hydra.sweep.dir))
+    sweep_dir.mkdir(parents=True, exist_ok=True)
+    jobs, refused = [], []
+    for offset, overrides in enumerate(job_overrides):
+        index = initial_job_idx + offset
+        job_config = context.config_loader.load_sweep_config(config, list(overrides))
+        with open_dict(job_config):
+            job_config.hydra.job.id = index
+            job_config.hydra.job.num = index
+        job = job_of(index, job_config, list(overrides))
+        try:
+            validate(copy.deepcopy(job.task))
+            jobs.append(job)
+        except ConfigError:
+            refused.append(job)
+    log.info(f"Packing {len(job_overrides)} jobs ({len(refused)} refused)")
+    groups = groups_of(jobs, int(launcher.max_members))
+    returns: dict[int, JobReturn] = {}
+
+    def run(job: Job, task_function) -> None:
+        returns[job.index] = run_job(
+            hydra_context=context,
+            task_function=task_function,
+            config=job.config,
+            job_dir_key="hydra.sweep.dir",
+            job_subdir_key="hydra.sweep.subdir",
+        )
+        configure_log(config.hydra.hydra_logging, config.hydra.verbose)
+
+    for job in refused:  # its own run: the task refuses it in one line and removes its dir
+        run(job, launcher.task_function)
+    pending = list(groups)
+    while pending:
+        group = pending.pop(0)
+        shown = ", ".join(f"#{j.index}" for j in group)
+        if len(group) == 1:
+            log.info(f"\t#{group[0].index} : {' '.join(filter_overrides(group[0].overrides))}")
+            run(group[0], launcher.task_function)
+            continue
+        group_dir = sweep_dir / ".packed" / group_name(group)
+        try:
+            log.info(f"\tjobs {shown} as one ensemble of {sum(j.size for j in group)} GANs in {group_dir}")
+            started = time.perf_counter()
+            train_group(group, group_dir)
+            log.info(f"\tjobs {shown}: {time.perf_counter() - started:.1f} s")
+        except ConfigError:  # the group is too large for the memory preflight: in halves
+            half = len(group) // 2
+            pending[:0] = [group[:half], group[half:]]
+            continue
+        for job in group:
+            run(job, lambda task, job=job: replay(job))
+    return [returns[initial_job_idx + offset] for offset in range(len(job_overrides))]
+
+
+def replay(job: Job) -> float:
+    """A packed job's task, run by Hydra's run_job after its group trained: its log lines, its summary line, its
+    objective (what a sweeper minimises)."""
+    for line in job.lines[:-1]:
+        logging.getLogger("curvegan.callbacks").info(line)
+    print(job.lines[-1] + f"\nrun dir: {job.dir}")
+    return job.outcome["objective"]
+
+
+def job_of(index: int, config: DictConfig, overrides: list[str]) -> Job:
+    """A job of the sweep: its run dir as Hydra's run_job will make it, its task config with `run_dir` there."""
+    from hydra.core.hydra_config import HydraConfig
+
+    out = Path(str(OmegaConf.select(config, "hydra.sweep.dir"))) / str(OmegaConf.select(config, "hydra.sweep.subdir"))
+    with read_write(config.hydra.runtime), open_dict(config.hydra.runtime):
+        config.hydra.runtime.output_dir = str(out.absolute())
+    HydraConfig.instance().set_config(config)
+    task = copy.deepcopy(config)
+    with read_write(task), open_dict(task):
+        del task["hydra"]
+        if OmegaConf.is_interpolation(task, "run_dir"):
+            task.run_dir = str(out.absolute())
+    resolved = copy.deepcopy(task)
+    OmegaConf.resolve(resolved)
+    return Job(index=index, config=config, task=task, resolved=resolved, dir=out.absolute(), overrides=overrides)
