@@ -272,7 +272,9 @@ def train_group(jobs: list[Job], group_dir: Path) -> None:
         monitor.view = lambda whole, members=job.members, lone=lones[k]: JobView(whole, members, lone)
         monitors.append(monitor)
     datamodule, model, callbacks, trainer = build(cfg, extra_callbacks=tuple(monitors))
-    model.training_log = JobsLog(model.hparams.log_every_n_updates, [(j.members, lg) for j, lg in zip(jobs, loggers, strict=True)])
+    model.training_log = JobsLog(
+        model.hparams.log_every_n_updates, [(j.members, lg) for j, lg in zip(jobs, loggers, strict=True)]
+    )
 
     def then(cfg, model, trainer, callbacks, seconds):
         finish_jobs(jobs, model, lones, monitors, loggers, trainer, group_dir, seconds)
@@ -305,8 +307,15 @@ def finish_jobs(jobs, model, lones, monitors, loggers, trainer, group_dir: Path,
         monitor = by_job.get(k)
         evaluator = monitor.evaluate if monitor else Evaluator(OmegaConf.to_container(job.resolved.evaluation))
         metrics = final(view, evaluator, job.dir / "samples.npy")
-        metrics |= {"ensemble_size": job.size, "steps": model.g_updates, "seconds": round(seconds, 3)}
-        metrics["packed"] = {"group": str(group_dir), "jobs": len(jobs), "members": model.members}
+        # its seconds: its members' share of the group's (what the report's cost per setting compares)
+        share = seconds * job.size / model.members
+        metrics |= {"ensemble_size": job.size, "steps": model.g_updates, "seconds": round(share, 3)}
+        metrics["packed"] = {
+            "group": str(group_dir),
+            "jobs": len(jobs),
+            "members": model.members,
+            "seconds": round(seconds, 3),
+        }
         metrics["history"] = monitor.history if monitor else []
         text = json.dumps(strict_json(metrics), indent=2, allow_nan=False) + "\n"
         write_bytes(job.dir / "metrics.json", text.encode())
@@ -317,7 +326,8 @@ def finish_jobs(jobs, model, lones, monitors, loggers, trainer, group_dir: Path,
         for logger in loggers[k]:
             logger.finalize("success")
         job.lines = [epoch_line(entry, job.size, trainer.max_epochs) for entry in metrics["history"]]
-        job.lines.append(summary_line(metrics, seconds) + f" (packed: {len(jobs)} jobs, {model.members} GANs)")
+        whole = f" (its share of {seconds:.1f} s for {len(jobs)} jobs, {model.members} GANs packed)"
+        job.lines.append(summary_line(metrics, share) + whole)
         job.outcome = metrics
 
 

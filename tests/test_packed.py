@@ -1,0 +1,225 @@
+"""A sweep as one ensemble (curvegan.packed, `hydra/launcher=packed`): each job's members make the updates the
+job alone makes, and each job's dir holds what the job alone would leave."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from hydra import compose, initialize_config_dir
+from omegaconf import open_dict
+
+from conftest import CONFIGS, TINY, compose_config
+from curvegan.schemas import register_schemas
+
+# 300 G updates, as the issue's equivalence asks; a small evaluation so the test stays quick
+UPDATES = ["data.batches_per_epoch=150", "trainer.max_epochs=2", "evaluation.num_samples=400", "logger=none"]
+QUIET = ["callbacks.monitor.gif_path=null", "callbacks.progress_bar.refresh_rate=0"]
+
+# Three jobs that differ in every member-wise key at once (and in the seed and the ensemble's size).
+EVERY_KEY = [
+    ["seed=3", "ensemble.size=1", "model.g_lr=1e-4", "model.d_lr=3e-4", "model.betas=[0.5,0.999]"],
+    ["seed=5", "ensemble.size=2", "model.g_lr=4e-4", "model.d_lr=1e-4", "model.betas=[0.9,0.99]"],
+    ["seed=3", "ensemble.size=1", "model.g_lr=2e-4", "model.d_lr=2e-4", "model.betas=[0.0,0.9]"],
+]
+WITH = {
+    "bce, EMA, clipping, lr decay, R1": (
+        ["model.lr_decay=true"],
+        [
+            ["model.g_ema=0.99", "model.grad_clip=1.0", "objective.r1=0.1"],
+            ["model.g_ema=0.9", "model.grad_clip=0.5", "objective.r1=1.0"],
+            ["model.g_ema=0.999", "model.grad_clip=2.0", "objective.r1=0.0"],
+        ],
+    ),
+    "wgan_gp": (
+        ["objective=wgan_gp", "model.d_steps=2"],
+        [["objective.gp_weight=10"], ["objective.gp_weight=1"], ["objective.gp_weight=5"]],
+    ),
+    "cgan": (["model=cgan"], [[], [], []]),
+    "infogan": (["model=infogan"], [[], [], []]),
+}
+
+
+def sweep_config(overrides: list[str], sweep: Path, num: int):
+    """A job's config as Hydra's launchers receive it (with `hydra`), numbered `num` in `sweep`."""
+    register_schemas()
+    with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
+        cfg = compose("train", overrides=overrides, return_hydra_config=True)
+    with open_dict(cfg):
+        cfg.hydra.sweep.dir, cfg.hydra.sweep.subdir = str(sweep), str(num)
+        cfg.hydra.job.num = cfg.hydra.job.id = num
+    return cfg
+
+
+def packed_and_alone(tmp_path: Path, shared: list[str], per_job: list[list[str]]):
+    """Train the jobs packed (in process, as the launcher does) and each alone: [(packed dir, alone dir)]."""
+    from curvegan import packed
+    from curvegan.train import train
+
+    overrides = [[*UPDATES, *QUIET, *shared, *EVERY_KEY[k], *per_job[k]] for k in range(len(per_job))]
+    jobs = [packed.job_of(k, sweep_config(o, tmp_path / "packed", k), o) for k, o in enumerate(overrides)]
+    (group,) = packed.groups_of(jobs, 4096)
+    assert len(group) == len(jobs)  # they differ only in member-wise keys: one ensemble
+    packed.train_group(group, tmp_path / "packed" / ".packed" / "group")
+    dirs = []
+    for k, o in enumerate(overrides):
+        train(compose_config(*o, run_dir=tmp_path / "alone" / str(k)))
+        dirs.append((tmp_path / "packed" / str(k), tmp_path / "alone" / str(k)))
+    return dirs
+
+
+def largest_difference(a: dict, b: dict) -> float:
+    return max((a[k].double() - b[k].double()).abs().max().item() for k in b if k.startswith(("generator", "discr")))
+
+
+@pytest.mark.parametrize("case", ["bce, EMA, clipping, lr decay, R1"])
+def test_each_packed_job_makes_the_updates_it_makes_alone(tmp_path, case):
+    _check_equivalence(tmp_path, *WITH[case])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", ["wgan_gp", "cgan", "infogan"])
+def test_each_packed_job_makes_the_updates_it_makes_alone_every_objective_and_variant(tmp_path, case):
+    _check_equivalence(tmp_path, *WITH[case])
+
+
+def _check_equivalence(tmp_path, shared, per_job):
+    for packed_dir, alone_dir in packed_and_alone(tmp_path, shared, per_job):
+        mine = torch.load(packed_dir / "checkpoints" / "last.ckpt", weights_only=True)
+        alone = torch.load(alone_dir / "checkpoints" / "last.ckpt", weights_only=True)
+        # float32 sums in another order (one matmul over more members, Adam per member or fused): ≤ 1e-5
+        assert mine["global_step"] == alone["global_step"] == 300 * (1 + alone["hyper_parameters"]["d_steps"])
+        assert largest_difference(mine["state_dict"], alone["state_dict"]) <= 1e-5
+        assert mine["hyper_parameters"] == alone["hyper_parameters"]
+        assert set(mine["callbacks"]) == set(alone["callbacks"])
+        m, a = (json.loads((d / "metrics.json").read_text()) for d in (packed_dir, alone_dir))
+        for name in m["declarations"]:  # metrics of samples equal to ~1e-6: the same to 1e-4 relative
+            assert m[name] == pytest.approx(a[name], rel=1e-4, abs=1e-5), name
+        assert len(m["history"]) == len(a["history"]) and m["ensemble_size"] == a["ensemble_size"]
+        assert np.abs(np.load(packed_dir / "samples.npy") - np.load(alone_dir / "samples.npy")).max() <= 1e-4
+
+
+def run_cli(*args, cwd=None):
+    return subprocess.run(
+        [sys.executable, "-m", "curvegan.train", *args], capture_output=True, text=True, cwd=cwd, timeout=600
+    )
+
+
+@pytest.fixture(scope="module")
+def mixed_sweeps(tmp_path_factory):
+    """The README's mixed sweep, packed and on the basic launcher: 2 learning rates × 2 objectives × 2 seeds."""
+    out = tmp_path_factory.mktemp("mixed")
+    sweep = ["-m", "model.g_lr=1e-4,2e-4", "objective=bce,hinge", "seed=0,1", "logger=none", *TINY, *QUIET]
+    packed = run_cli(*sweep, "hydra/launcher=packed", f"hydra.sweep.dir={out / 'packed'}")
+    basic = run_cli(*sweep, f"hydra.sweep.dir={out / 'basic'}")
+    assert packed.returncode == 0 and basic.returncode == 0, packed.stderr[-2000:] + basic.stderr[-2000:]
+    return out, packed
+
+
+def test_a_mixed_sweep_trains_one_ensemble_per_setting_of_the_unpackable_keys(mixed_sweeps):
+    out, packed = mixed_sweeps
+    assert (packed.stdout + packed.stderr).count("as one ensemble of 4 GANs") == 2  # bce's 4 jobs, then hinge's
+    assert len(list((out / "packed" / ".packed").iterdir())) == 2
+    for job in range(8):
+        run = out / "packed" / str(job)
+        assert (run / ".hydra" / "overrides.yaml").is_file() and (run / "train.log").is_file()
+        assert np.load(run / "samples.npy").shape == (1, 500, 16)
+        metrics = json.loads((run / "metrics.json").read_text())
+        assert metrics["ensemble_size"] == 1 and len(metrics["history"]) == 2
+        assert "shape_rmse" in (run / "train.log").read_text()
+
+
+def test_the_report_on_a_packed_sweep_is_the_basic_launchers(mixed_sweeps, tmp_path):
+    out, _ = mixed_sweeps
+    tables = []
+    for name in ("packed", "basic"):
+        result = subprocess.run(
+            [sys.executable, "-m", "curvegan.report", str(out / name), "--out", str(tmp_path / name)],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert result.returncode == 0, result.stderr
+        tables.append(without_seconds(result.stdout.replace(str(out / name), "SWEEP")))
+    # the same settings, numbers and verdicts, to the digits the table prints (float32 sums in another order);
+    # only the wall time differs
+    assert tables[0] == tables[1]
+
+
+def without_seconds(report: str) -> str:
+    """The report without its `seconds` column (a packed job's is its share of its group's time)."""
+    lines, column = [], None
+    for line in report.splitlines():
+        cells = line.split(" | ")
+        if "seconds" in cells[-1]:
+            column = len(cells) - 1
+        if column is not None and line.startswith("|") and len(cells) == column + 1:
+            cells = cells[:column]
+        elif not line.startswith("|"):
+            column = None
+        lines.append(" | ".join(cells))
+    assert any("seconds" in line for line in report.splitlines())
+    return "\n".join(lines)
+
+
+def test_a_packed_jobs_checkpoint_is_a_checkpoint_of_the_job_alone(mixed_sweeps, tmp_path):
+    out, _ = mixed_sweeps
+    run = out / "packed" / "3"
+    sampled = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "curvegan.sample",
+            f"ckpt_path={run / 'checkpoints' / 'last.ckpt'}",
+            "n=5",
+            f"out={tmp_path / 'drawn.npy'}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert sampled.returncode == 0, sampled.stderr
+    assert np.load(tmp_path / "drawn.npy").shape[-1] == 16
+    overrides = (run / ".hydra" / "overrides.yaml").read_text()
+    args = [line[2:] for line in overrides.splitlines() if line.startswith("- ")]
+    args = [a.strip("'") for a in args if not a.startswith("trainer.max_epochs")]
+    resumed = run_cli(*args, "trainer.max_epochs=3", f"hydra.run.dir={run}", "ckpt_path=last")
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["steps"] == 60 and [h["epoch"] for h in metrics["history"]] == [1, 2, 3]
+
+
+def test_a_refused_job_is_one_line_and_the_others_train(tmp_path):
+    result = run_cli(
+        "-m",
+        "hydra/launcher=packed",
+        "model.g_lr=1e-4,-1,2e-4",
+        "logger=none",
+        *TINY,
+        *QUIET,
+        f"hydra.sweep.dir={tmp_path}",
+    )
+    assert result.returncode != 0
+    assert "model.g_lr=-1" in result.stderr and "Traceback" not in result.stderr
+    assert sorted(p.parent.name for p in tmp_path.glob("*/metrics.json")) == ["0", "2"]
+    assert not (tmp_path / "1").exists()
+    assert "as one ensemble of 2 GANs" in result.stdout + result.stderr
+
+
+def test_max_members_caps_a_group(tmp_path):
+    result = run_cli(
+        "-m",
+        "hydra/launcher=packed",
+        "hydra.launcher.max_members=2",
+        "seed=0,1,2",
+        "logger=none",
+        *TINY,
+        *QUIET,
+        f"hydra.sweep.dir={tmp_path}",
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert (result.stdout + result.stderr).count("as one ensemble of 2 GANs") == 1  # jobs 0 and 1; job 2 alone
+    assert sorted(p.parent.name for p in tmp_path.glob("*/metrics.json")) == ["0", "1", "2"]
