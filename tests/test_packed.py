@@ -82,16 +82,20 @@ def test_each_packed_job_makes_the_updates_it_makes_alone(tmp_path, case):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("case", ["wgan_gp", "cgan", "infogan"])
-def test_each_packed_job_makes_the_updates_it_makes_alone_every_objective_and_variant(tmp_path, case):
-    _check_equivalence(tmp_path, *WITH[case])
+def test_each_packed_job_makes_the_updates_it_makes_alone_every_objective_and_variant(tmp_path, case, monkeypatch):
+    """Over 64 updates: these settings are chaotic enough that a lone run whose weights are moved by one float32
+    ulp ends 300 updates 1e-4 to 1e-3 away from the unmoved one (measured), as far as the packed job ends from the
+    lone one; over 64 updates both stay below 1e-7."""
+    monkeypatch.setattr(sys.modules[__name__], "UPDATES", ["data.batches_per_epoch=32", *UPDATES[1:]])
+    _check_equivalence(tmp_path, *WITH[case], updates=64)
 
 
-def _check_equivalence(tmp_path, shared, per_job):
+def _check_equivalence(tmp_path, shared, per_job, updates=300):
     for packed_dir, alone_dir in packed_and_alone(tmp_path, shared, per_job):
         mine = torch.load(packed_dir / "checkpoints" / "last.ckpt", weights_only=True)
         alone = torch.load(alone_dir / "checkpoints" / "last.ckpt", weights_only=True)
-        # float32 sums in another order (one matmul over more members, Adam per member or fused): ≤ 1e-5
-        assert mine["global_step"] == alone["global_step"] == 300 * (1 + alone["hyper_parameters"]["d_steps"])
+        # float32 sums in another order (a loss or a norm over a batch of other members): ≤ 1e-5
+        assert mine["global_step"] == alone["global_step"] == updates * (1 + alone["hyper_parameters"]["d_steps"])
         assert largest_difference(mine["state_dict"], alone["state_dict"]) <= 1e-5
         assert mine["hyper_parameters"] == alone["hyper_parameters"]
         assert set(mine["callbacks"]) == set(alone["callbacks"])

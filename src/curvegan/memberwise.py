@@ -14,8 +14,6 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from curvegan.stepping import broadcast_members
-
 
 def is_list(value: Any) -> bool:
     return isinstance(value, list | tuple)
@@ -77,38 +75,55 @@ def adam(params, lr: Any, betas: Any, members: int) -> torch.optim.Optimizer:
 
 
 class MemberwiseAdam(torch.optim.Adam):
-    """Adam (Kingma & Ba, 2015, as torch.optim.Adam computes it, without weight decay or amsgrad) whose learning
-    rate and betas are each member's own: `lr` [members], `betas` [members, 2]. The group's "lr" is a factor on
-    them (1, or what a learning-rate schedule makes of it), so schedules work as with Adam. Its state is Adam's
-    ("step", "exp_avg", "exp_avg_sq"), so checkpoints hold and restore it as Adam's."""
+    """Adam (Kingma & Ba, 2015, as torch's fused Adam computes it, without weight decay or amsgrad) whose learning
+    rate and betas are each member's own: `lr` [members], `betas` [members, 2]. Each run of neighbouring members
+    that share a setting is stepped by torch's fused kernel on its slice of every tensor (a slice of the member
+    axis is contiguous), so a member's update is bit for bit the one a fused Adam of its own makes. The group's
+    "lr" is a factor on them (1, or what a learning-rate schedule makes of it), so schedules work as with Adam.
+    Its state is Adam's ("step", "exp_avg", "exp_avg_sq"), so checkpoints hold and restore it as Adam's."""
 
     def __init__(self, params, lr: Tensor, betas: Tensor, eps: float = 1e-8):
         super().__init__(params, lr=1.0, eps=eps)
         self.member_lr, self.member_betas = lr, betas
+        self.runs: list[tuple[float, float, float, slice]] = []  # (lr, beta1, beta2, members) of each run
+        settings = [(float(a), float(b[0]), float(b[1])) for a, b in zip(lr.tolist(), betas.tolist(), strict=True)]
+        for k, setting in enumerate(settings):
+            if k and setting == settings[k - 1]:
+                self.runs[-1] = (*setting, slice(self.runs[-1][3].start, k + 1))
+            else:
+                self.runs.append((*setting, slice(k, k + 1)))
 
     @torch.no_grad()
     def step(self, closure=None):
         loss = None if closure is None else closure()
         for group in self.param_groups:
             factor, eps = group["lr"], group["eps"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
+            params = [p for p in group["params"] if p.grad is not None]
+            for p in params:
                 state = self.state[p]
                 if not state:
-                    state["step"] = torch.tensor(0.0)
+                    state["step"] = torch.zeros((), dtype=torch.float32, device=p.device)
                     state["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
                     state["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-                state["step"] += 1
-                step = state["step"].item()
-                lr = broadcast_members(self.member_lr.to(p) * factor, p)
-                beta1 = broadcast_members(self.member_betas[:, 0].to(p), p)
-                beta2 = broadcast_members(self.member_betas[:, 1].to(p), p)
-                grad, exp_avg, exp_avg_sq = p.grad, state["exp_avg"], state["exp_avg_sq"]
-                exp_avg.lerp_(grad, 1 - beta1)
-                exp_avg_sq.mul_(beta2).add_((1 - beta2) * grad * grad)
-                bias_correction1 = 1 - beta1**step
-                bias_correction2 = 1 - beta2**step
-                denom = (exp_avg_sq.sqrt() / bias_correction2.sqrt()).add_(eps)
-                p.sub_(lr / bias_correction1 * exp_avg / denom)
+            if not params:
+                continue
+            states = [self.state[p] for p in params]
+            steps = [state["step"] for state in states]
+            torch._foreach_add_(steps, 1)
+            for lr, beta1, beta2, members in self.runs:
+                torch._fused_adam_(
+                    [p[members] for p in params],
+                    [p.grad[members] for p in params],
+                    [state["exp_avg"][members] for state in states],
+                    [state["exp_avg_sq"][members] for state in states],
+                    [],
+                    steps,
+                    amsgrad=False,
+                    lr=lr * factor,
+                    beta1=beta1,
+                    beta2=beta2,
+                    weight_decay=0.0,
+                    eps=eps,
+                    maximize=False,
+                )
         return loss
