@@ -94,14 +94,17 @@ def packable(task: DictConfig) -> bool:
 
 
 def groups_of(jobs: list[Job], max_members: int) -> list[list[Job]]:
-    """The jobs grouped by `group_key` (in the sweep's order of first appearance), each group cut into groups of
-    at most `max_members` members (a larger job is a group of its own)."""
+    """The jobs grouped by `group_key` (in the sweep's order of first appearance; within a group, jobs of the same
+    betas side by side), each group cut into groups of at most `max_members` members (a larger job is a group of
+    its own)."""
     by_key: dict[str, list[Job]] = {}
     for job in jobs:
         key = group_key(job.task) if packable(job.task) else f"alone {job.index}"
         by_key.setdefault(key, []).append(job)
     groups = []
     for members in by_key.values():
+        # jobs of the same betas side by side: the ensemble's Adam then steps them together (memberwise)
+        members = sorted(members, key=lambda job: repr(OmegaConf.select(job.resolved, "model.betas")))
         current: list[Job] = []
         for job in members:
             if current and sum(j.size for j in current) + job.size > max_members:
