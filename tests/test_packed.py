@@ -227,3 +227,49 @@ def test_max_members_caps_a_group(tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     assert (result.stdout + result.stderr).count("as one ensemble of 2 GANs") == 1  # jobs 0 and 1; job 2 alone
     assert sorted(p.parent.name for p in tmp_path.glob("*/metrics.json")) == ["0", "1", "2"]
+
+
+@pytest.mark.slow
+def test_optuna_trains_each_batch_of_trials_as_one_ensemble(tmp_path):
+    result = run_cli(
+        "hparams_search=optuna_packed",
+        "hydra.sweeper.n_trials=4",
+        "hydra.sweeper.n_jobs=2",
+        "ensemble.size=2",
+        *TINY,
+        *QUIET,
+        f"hydra.sweep.dir={tmp_path}",
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (result.stdout + result.stderr).count("as one ensemble of 4 GANs") == 2  # 2 batches of 2 trials × 2 seeds
+    assert len(list(tmp_path.glob("*/metrics.json"))) == 4
+    assert "best_value" in (tmp_path / "optimization_results.yaml").read_text()
+
+
+@pytest.mark.slow
+def test_a_sigterm_during_a_group_resumes_with_the_same_command_to_the_uninterrupted_numbers(tmp_path):
+    import os
+    import signal
+    import time
+
+    sweep = ["-m", "hydra/launcher=packed", "model.g_lr=1e-4,2e-4", "seed=0,1", "logger=none", "ckpt_path=auto"]
+    sweep += ["data.batches_per_epoch=100", "trainer.max_epochs=4", "evaluation.num_samples=500", *QUIET]
+    whole = run_cli(*sweep, f"hydra.sweep.dir={tmp_path / 'whole'}")
+    assert whole.returncode == 0, whole.stderr[-2000:]
+    command = [sys.executable, "-m", "curvegan.train", *sweep, f"hydra.sweep.dir={tmp_path / 'stopped'}"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not list((tmp_path / "stopped" / ".packed").glob("*/checkpoints/epoch001.ckpt")):
+        assert process.poll() is None and time.time() < deadline, process.communicate()
+        time.sleep(0.05)
+    os.kill(process.pid, signal.SIGTERM)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 128 + signal.SIGTERM
+    assert "resume with the same command with ckpt_path=auto" in stderr and "Traceback" not in stderr
+    assert not list((tmp_path / "stopped").glob("*/metrics.json"))  # nothing looks finished
+    again = run_cli(*sweep, f"hydra.sweep.dir={tmp_path / 'stopped'}")
+    assert again.returncode == 0, again.stderr[-2000:]
+    for job in range(4):
+        a, b = (json.loads((tmp_path / d / str(job) / "metrics.json").read_text()) for d in ("whole", "stopped"))
+        assert [a[k] for k in a["declarations"]] == [b[k] for k in b["declarations"]]
+        assert [h["objective"] for h in a["history"]] == [h["objective"] for h in b["history"]]
