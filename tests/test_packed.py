@@ -273,3 +273,33 @@ def test_a_sigterm_during_a_group_resumes_with_the_same_command_to_the_uninterru
         a, b = (json.loads((tmp_path / d / str(job) / "metrics.json").read_text()) for d in ("whole", "stopped"))
         assert [a[k] for k in a["declarations"]] == [b[k] for k in b["declarations"]]
         assert [h["objective"] for h in a["history"]] == [h["objective"] for h in b["history"]]
+
+
+def test_the_launcher_composes_each_job_as_hydra_does(tmp_path):
+    """curvegan.packed.Composer composes once per choice of config groups and applies the value overrides: the
+    same config, hydra node included, as Hydra's load_sweep_config."""
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.types import RunMode
+    from omegaconf import OmegaConf
+
+    from curvegan.packed import Composer
+
+    register_schemas()
+    sweeps = [
+        ["model.g_lr=1e-4", "seed=3"],
+        ["objective=hinge", "model.g_lr=2e-4", "model.betas=[0.0,0.9]"],
+        ["model.g_lr=1e-4", "objective=hinge", "+model.generator.init_std=0.02"],
+        ["data=ring", "ensemble.size=4", "objective.r1=1.0"],
+        ["experiment=best", "model.d_lr=1e-3"],
+        ["model.g_lr=1e-4", "seed=4"],
+    ]
+    with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
+        loader = GlobalHydra.instance().config_loader()
+        master = loader.load_configuration(
+            "train", overrides=[f"hydra.sweep.dir={tmp_path}"], run_mode=RunMode.MULTIRUN
+        )
+        compose = Composer(loader, master)
+        for overrides in sweeps:
+            ours, hydras = compose(overrides), loader.load_sweep_config(master, overrides)
+            assert OmegaConf.to_yaml(ours) == OmegaConf.to_yaml(hydras), overrides
+    assert len(compose.composed) == 4  # one composition per choice of groups: none, hinge, ring, best

@@ -48,9 +48,11 @@ class Evaluator:
         metrics out from GENERIC_EVERY_EPOCH_BELOW members (they are in the final record whatever the size)."""
         from curvegan.config import GENERIC_EVERY_EPOCH_BELOW
 
-        auto = self.generic == "auto" and (not epoch or gan.members < GENERIC_EVERY_EPOCH_BELOW)
-        generic = self.generic is True or auto
         whole = getattr(gan, "whole", None)  # a job's view of a packed sweep's model (curvegan.packed)
+        # auto's rule weighs the cost of the ensemble that trains: a packed sweep's, not one job's
+        members = (whole or gan).members
+        auto = self.generic == "auto" and (not epoch or members < GENERIC_EVERY_EPOCH_BELOW)
+        generic = self.generic is True or auto
         if whole is not None and each is None:
             # the whole model measured once per epoch, shared by its jobs' monitors; each takes its members
             found, at = self._shared, (whole.g_updates, generic)

@@ -445,6 +445,47 @@ def moved(value, old: str, new: str):
 # --- the launcher's work -------------------------------------------------------------------------------------
 
 
+class Composer:
+    """Each job's config exactly as Hydra's `load_sweep_config` composes it, at a fraction of the cost: Hydra
+    composes every job from its defaults (0.2 s a job on the 2-core machine, 7 s of a 32-job sweep); here the
+    defaults are composed once per choice of config groups (`objective=hinge`), and each job's value overrides
+    (`model.g_lr=1e-4`) are applied to a copy by the function Hydra applies them with. A job that overrides a
+    `hydra.` key, or a Hydra without these parts, is composed by Hydra itself. `tests/test_packed.py` compares the
+    two."""
+
+    def __init__(self, loader, master: DictConfig):
+        self.loader, self.master, self.composed = loader, master, {}
+
+    def __call__(self, overrides: list[str]) -> DictConfig:
+        try:
+            from hydra._internal.config_loader_impl import ConfigLoaderImpl, get_overrides_dirname
+            from hydra.core.override_parser.overrides_parser import OverridesParser
+
+            repository = self.loader.repository
+            parsed = OverridesParser.create().parse_overrides(list(overrides))
+        except (ImportError, AttributeError):
+            return self.loader.load_sweep_config(self.master, list(overrides))
+        if any(o.is_hydra_override() or o.key_or_group.startswith("hydra") for o in parsed):
+            return self.loader.load_sweep_config(self.master, list(overrides))
+        groups = [o for o in parsed if repository.group_exists(o.key_or_group)]
+        values = [o for o in parsed if not repository.group_exists(o.key_or_group)]
+        key = tuple(o.input_line for o in groups)
+        if key not in self.composed:
+            self.composed[key] = self.loader.load_sweep_config(self.master, list(key))
+        cfg = copy.deepcopy(self.composed[key])
+        ConfigLoaderImpl._apply_overrides_to_config(values, cfg)
+        job = cfg.hydra.job
+        with open_dict(cfg.hydra):
+            cfg.hydra.overrides.task = [o.input_line for o in parsed]
+            job.override_dirname = get_overrides_dirname(
+                overrides=parsed,
+                kv_sep=job.config.override_dirname.kv_sep,
+                item_sep=job.config.override_dirname.item_sep,
+                exclude_keys=job.config.override_dirname.exclude_keys,
+            )
+        return cfg
+
+
 def launch(launcher, job_overrides, initial_job_idx: int) -> list:
     """Hydra's `Launcher.launch` for the packed launcher: compose, refuse, group, train, return."""
     from hydra.core.utils import JobReturn, configure_log, filter_overrides, run_job, setup_globals
@@ -457,9 +498,10 @@ def launch(launcher, job_overrides, initial_job_idx: int) -> list:
     sweep_dir = Path(str(config.hydra.sweep.dir))
     sweep_dir.mkdir(parents=True, exist_ok=True)
     jobs, refused = [], []
+    compose = Composer(context.config_loader, config)
     for offset, overrides in enumerate(job_overrides):
         index = initial_job_idx + offset
-        job_config = context.config_loader.load_sweep_config(config, list(overrides))
+        job_config = compose(list(overrides))
         with open_dict(job_config):
             job_config.hydra.job.id = index
             job_config.hydra.job.num = index
