@@ -57,3 +57,17 @@ def test_a_job_requeued_while_it_trains_resumes_and_ends_as_the_uninterrupted_ru
         [sys.executable, "-m", "curvegan.train", *run, *QUIET, f"hydra.run.dir={tmp_path / 'whole'}"], check=True
     )
     assert numbers(tmp_path / "sweep" / "0" / "metrics.json") == numbers(tmp_path / "whole" / "metrics.json")
+
+
+def test_a_packed_sweep_runs_each_group_as_one_slurm_job(tmp_path):
+    command = [sys.executable, "-m", "curvegan.train", "-m", "hydra/launcher=packed_slurm"]
+    command += ["hydra.launcher.cpus_per_task=1", "hydra.launcher.mem_gb=1", *QUIET, "trainer.max_epochs=1"]
+    command += ["data.batches_per_epoch=20", "seed=0,1", "model.g_lr=1e-4,2e-4", f"hydra.sweep.dir={tmp_path}"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    assert sorted(p.parent.name for p in tmp_path.glob("*/metrics.json")) == ["0", "1", "2", "3"]
+    submitted = [p for p in (tmp_path / ".submitit").iterdir() if p.is_dir()]
+    assert len(submitted) == 1  # the four jobs differ only in member-wise keys: one group, one SLURM job
+    for job in range(4):
+        assert (tmp_path / str(job) / ".hydra" / "overrides.yaml").is_file()
+        assert (tmp_path / str(job) / "checkpoints" / "last.ckpt").is_file()

@@ -235,19 +235,27 @@ class JobsLog:
 # --- training one group -------------------------------------------------------------------------------------
 
 
-def train_group(jobs: list[Job], group_dir: Path) -> None:
-    """Train the jobs as one ensemble in `group_dir` and leave each job's dir as if it had run alone; each job's
-    `outcome` is its metrics. Raises ConfigError (before anything is written) where the group's config cannot
-    work, and what `curvegan.train.fit` raises (a stop by a signal, with the command that resumes it)."""
-    from hydra.utils import instantiate
-
-    from curvegan import Interrupted, import_lightning
+def checked_config(jobs: list[Job], group_dir: Path) -> DictConfig:
+    """The group's config (`group_config`), validated and resolved; ConfigError where it cannot work."""
     from curvegan.config import validate
-    from curvegan.train import _quiet_lightning, build, fit, model_of, prepare
 
     cfg = group_config(jobs, group_dir)
     validate(cfg)
     OmegaConf.resolve(cfg)
+    return cfg
+
+
+def train_group(jobs: list[Job], group_dir: Path, cfg: DictConfig | None = None) -> None:
+    """Train the jobs as one ensemble in `group_dir` (from its `checked_config`, made here if not given) and leave
+    each job's dir as if it had run alone; each job's `outcome` is its metrics. Raises ConfigError (before anything
+    is written) where the group's config cannot work, and what `curvegan.train.fit` raises (a stop by a signal,
+    with the command that resumes it)."""
+    from hydra.utils import instantiate
+
+    from curvegan import Interrupted, import_lightning
+    from curvegan.train import _quiet_lightning, build, fit, model_of, prepare
+
+    cfg = checked_config(jobs, group_dir) if cfg is None else cfg
     import_lightning()
     _quiet_lightning()
     first = 0
@@ -486,8 +494,9 @@ class Composer:
         return cfg
 
 
-def launch(launcher, job_overrides, initial_job_idx: int) -> list:
-    """Hydra's `Launcher.launch` for the packed launcher: compose, refuse, group, train, return."""
+def launch(launcher, job_overrides, initial_job_idx: int, slurm: dict | None = None) -> list:
+    """Hydra's `Launcher.launch` for the packed launcher: compose, refuse, group, train, return. With `slurm` (the
+    SLURM launcher's settings), every group is one SLURM job (curvegan.packed_slurm)."""
     from hydra.core.utils import JobReturn, configure_log, filter_overrides, run_job, setup_globals
 
     from curvegan.config import validate
@@ -527,6 +536,9 @@ def launch(launcher, job_overrides, initial_job_idx: int) -> list:
 
     for job in refused:  # its own run: the task refuses it in one line and removes its dir
         run(job, launcher.task_function)
+    if slurm is not None:
+        on_slurm(groups, sweep_dir, slurm, run)
+        return [returns[initial_job_idx + offset] for offset in range(len(job_overrides))]
     pending = list(groups)
     while pending:
         group = pending.pop(0)
@@ -548,6 +560,48 @@ def launch(launcher, job_overrides, initial_job_idx: int) -> list:
         for job in group:
             run(job, lambda task, job=job: replay(job))
     return [returns[initial_job_idx + offset] for offset in range(len(job_overrides))]
+
+
+def on_slurm(groups: list[list[Job]], sweep_dir: Path, settings: dict, run) -> None:
+    """Every group one SLURM job (a group too large for the memory preflight halved first, here); then each job's
+    run_job with what its group's SLURM job brought back."""
+    from curvegan.packed_slurm import submit
+
+    pending, ready = list(groups), []
+    while pending:
+        group = pending.pop(0)
+        group_dir = sweep_dir / ".packed" / group_name(group)
+        try:
+            ready.append((group, group_dir, checked_config(group, group_dir)))
+        except ConfigError:
+            if len(group) == 1:
+                raise
+            half = len(group) // 2
+            pending[:0] = [group[:half], group[half:]]
+    shown = ", ".join(f"{len(g)} jobs ({sum(j.size for j in g)} GANs)" for g, _, _ in ready)
+    log.info(f"\tsubmitting {len(ready)} SLURM jobs: {shown}")
+    results = submit([(g, d, c) for g, d, c in ready], settings, sweep_dir / ".submitit")
+    for (group, _, _), result in zip(ready, results, strict=True):
+        for k, job in enumerate(group):
+            if isinstance(result, Exception):
+                failure = TrainingStopped(f"its group's SLURM job failed: {one_line_of(result)}")
+                run(job, lambda task, failure=failure: fail(failure))
+                continue
+            job.outcome, job.lines = result[k]
+            run(job, lambda task, job=job: replay(job))
+
+
+class TrainingStopped(RuntimeError):
+    """A packed job whose group did not finish on its SLURM node."""
+
+
+def fail(error: Exception) -> float:
+    raise error
+
+
+def one_line_of(error: Exception) -> str:
+    lines = [line for line in str(error).strip().splitlines() if line.strip()]
+    return lines[-1] if lines else type(error).__name__
 
 
 def replay(job: Job) -> float:

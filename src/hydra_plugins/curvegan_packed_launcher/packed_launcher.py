@@ -10,8 +10,8 @@ Imported at every Hydra start-up (plugin discovery): it imports neither torch no
 # (no `from __future__ import annotations`: Hydra's plugin scan runs this module outside sys.modules, where a
 # dataclass cannot read string annotations)
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Optional
+from dataclasses import dataclass, field
+from typing import Any, Dict, Optional  # noqa: UP035 (run outside sys.modules: no string annotations)
 
 from hydra.core.config_store import ConfigStore
 from hydra.core.utils import JobReturn
@@ -27,7 +27,27 @@ class PackedLauncherConf:
     max_members: int = 4096
 
 
+@dataclass
+class PackedSlurmLauncherConf:
+    """The packed launcher with each group one SLURM job, with the SLURM launcher's settings
+    (configs/hydra/launcher/slurm.yaml)."""
+
+    _target_: str = "hydra_plugins.curvegan_packed_launcher.packed_launcher.PackedSlurmLauncher"
+    max_members: int = 4096
+    partition: Optional[str] = None  # noqa: UP045 (the cluster's default)
+    timeout_min: int = 60
+    cpus_per_task: int = 2
+    gpus_per_node: int = 0
+    tasks_per_node: int = 1
+    mem_gb: int = 8
+    nodes: int = 1
+    additional_parameters: Dict[str, Any] = field(default_factory=dict)  # noqa: UP006 (sbatch's own)
+
+
 ConfigStore.instance().store(group="hydra/launcher", name="packed", node=PackedLauncherConf, provider="curvegan")
+ConfigStore.instance().store(
+    group="hydra/launcher", name="packed_slurm", node=PackedSlurmLauncherConf, provider="curvegan"
+)
 
 
 class PackedLauncher(Launcher):
@@ -40,11 +60,28 @@ class PackedLauncher(Launcher):
     def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
         self.config, self.hydra_context, self.task_function = config, hydra_context, task_function
 
-    def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
-        from curvegan.packed import launch
-
+    def check(self) -> None:
         if not isinstance(self.max_members, int) or isinstance(self.max_members, bool) or self.max_members < 1:
             from curvegan.errors import ConfigError
 
             raise ConfigError(f"hydra.launcher.max_members={self.max_members}: must be a whole number ≥ 1")
+
+    def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
+        from curvegan.packed import launch
+
+        self.check()
         return launch(self, job_overrides, initial_job_idx)
+
+
+class PackedSlurmLauncher(PackedLauncher):
+    """`hydra/launcher=packed_slurm`: every group of the packed launcher is one SLURM job (curvegan.packed_slurm)."""
+
+    def __init__(self, max_members: int = 4096, **slurm: Any) -> None:
+        super().__init__(max_members)
+        self.slurm = slurm
+
+    def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
+        from curvegan.packed import launch
+
+        self.check()
+        return launch(self, job_overrides, initial_job_idx, slurm=self.slurm)

@@ -1,0 +1,50 @@
+"""A packed sweep on a SLURM cluster (`hydra/launcher=packed_slurm`): each group of jobs (curvegan.packed) is one
+SLURM job, submitted through submitit with the settings of the SLURM launcher (configs/hydra/launcher/slurm.yaml:
+partition, time limit, CPUs, GPUs, memory), all groups at once; the launcher waits for them, then writes each
+job's `.hydra/` and log and returns its JobReturn, as the local packed launcher does. The group trains on its
+node exactly as it would locally (`curvegan.packed.train_group`), into the same job dirs (a shared filesystem,
+as submitit's own launcher assumes). A group stopped on its node (SIGTERM, a preemption, its time limit) fails its
+jobs with one line; the same command with `ckpt_path=auto` resumes it from its checkpoint."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+
+def train_on_node(jobs: list, group_dir: Path, cfg) -> list[tuple[Any, list[str]]]:
+    """What a SLURM job runs: the group's training; each job's outcome (its metrics) and log lines."""
+    from curvegan.packed import train_group
+
+    train_group(jobs, group_dir, cfg)
+    return [(job.outcome, job.lines) for job in jobs]
+
+
+def submit(groups: list[tuple[list, Path, Any]], settings: dict, folder: Path) -> list:
+    """Submit every group as one SLURM job; wait for all; each group's [(outcome, lines)] per job, or the
+    exception its SLURM job failed with."""
+    import submitit
+
+    executor = submitit.AutoExecutor(folder=str(folder / "%j"), cluster="slurm")
+    parameters = {
+        "timeout_min": settings["timeout_min"],
+        "cpus_per_task": settings["cpus_per_task"],
+        "gpus_per_node": settings["gpus_per_node"],
+        "tasks_per_node": settings["tasks_per_node"],
+        "mem_gb": settings["mem_gb"],
+        "nodes": settings["nodes"],
+        "name": "curvegan-packed",
+    }
+    if settings.get("partition"):
+        parameters["slurm_partition"] = settings["partition"]
+    if settings.get("additional_parameters"):
+        parameters["slurm_additional_parameters"] = dict(settings["additional_parameters"])
+    executor.update_parameters(**parameters)
+    submitted = [executor.submit(train_on_node, jobs, group_dir, cfg) for jobs, group_dir, cfg in groups]
+    results = []
+    for job in submitted:
+        try:
+            results.append(job.result())
+        except Exception as err:  # the SLURM job failed, or was stopped: its jobs fail with its last line
+            results.append(err)
+    return results
