@@ -8,7 +8,7 @@ TORCH ?= torch==2.13.0
 TORCH_INDEX ?=
 ARGS ?=
 
-.PHONY: help install install-gpu train test test-slow test-slurm test-all bench compare modes metrics pictures literature tensorboard lint format clean
+.PHONY: help install install-gpu train test test-slow test-slurm test-all bench compare modes metrics pictures leaderboard literature tensorboard lint format clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -79,6 +79,9 @@ metrics: install ## the generic metrics against the exact ones (about 30 minutes
 
 pictures: install ## the README's pictures and TensorBoard screenshots (needs chromium) -> docs/
 	$(PY) benchmarks/pictures.py --out docs --work multirun/pictures
+
+leaderboard: install ## every GAN idea tuned at equal budget on every exact family, 64 fresh seeds each -> docs/leaderboard.md
+	$(PY) benchmarks/leaderboard.py $(ARGS)
 
 literature: install ## PacGAN's Table 1, ring and grid, on a GPU (ARGS="--updates 50000" for less) -> docs/literature.md
 	$(PY) benchmarks/literature.py --out docs --work multirun/literature $(ARGS)

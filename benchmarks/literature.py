@@ -30,19 +30,22 @@ ROOT = Path(__file__).resolve().parents[1]
 ROWS = {"GAN": 1, "PacGAN2": 2, "PacGAN3": 3, "PacGAN4": 4}
 # The paper's Table 1 (arXiv 1712.04086; the image synthetic_data_experiments/results/Table1.png in fjxmlzn/PacGAN):
 # (modes, high-quality %, reverse KL), each (mean, standard error) over 10 runs. Transcribed by hand: check against
-# the paper before quoting.
+# the paper before quoting. ALI (Dumoulin et al., 2017), the paper's other baseline, has no curvegan run: its row
+# shows the paper's numbers only.
 PAPER = {
     "ring": {
         "GAN": ((6.3, 0.5), (98.2, 0.2), (0.45, 0.09)),
         "PacGAN2": ((7.9, 0.1), (95.6, 2.0), (0.07, 0.03)),
         "PacGAN3": ((7.8, 0.1), (97.7, 0.3), (0.10, 0.02)),
-        "PacGAN4": ((7.8, 0.1), (95.9, 0.8), (0.07, 0.02)),
+        "PacGAN4": ((7.8, 0.1), (95.9, 1.4), (0.07, 0.02)),
+        "ALI": ((6.6, 0.3), (97.6, 0.4), (0.36, 0.04)),
     },
     "grid": {
         "GAN": ((17.3, 0.8), (94.8, 0.7), (0.70, 0.07)),
         "PacGAN2": ((23.8, 0.7), (91.3, 0.8), (0.13, 0.04)),
         "PacGAN3": ((24.6, 0.4), (94.2, 0.4), (0.06, 0.02)),
         "PacGAN4": ((24.8, 0.2), (93.6, 0.6), (0.04, 0.01)),
+        "ALI": ((24.1, 0.4), (95.7, 0.6), (0.14, 0.03)),
     },
 }
 METRICS = ("pacgan_modes", "hq_fraction", "mode_kl")
@@ -112,6 +115,12 @@ def table(data: str, runs: dict[str, Path]) -> list[str]:
             f"| {row} | {cell(ours[0])} | {paper_cell(paper[0])} | {cell(ours[1], scale=100)} |"
             f" {paper_cell(paper[1])} | {cell(ours[2], digits=2)} | {paper_cell(paper[2], digits=2)} |"
         )
+    for row, paper in PAPER[data].items():
+        if row not in runs and row not in ROWS:  # the paper's baselines curvegan does not train
+            lines.append(
+                f"| {row} (paper only) | – | {paper_cell(paper[0])} | – | {paper_cell(paper[1])} | – |"
+                f" {paper_cell(paper[2], digits=2)} |"
+            )
     return lines
 
 

@@ -60,3 +60,27 @@ def test_a_mixture_of_modes_draws_a_near_its_centres():
     distance, nearest = (a[..., None] - torch.tensor([-2.0, -1.0, 1.0, 2.0])).abs().min(dim=-1)
     assert distance.max() < 0.06  # 6 std: none of 1,600 draws should be further
     assert torch.bincount(nearest.flatten()).min() > 300  # every mode drawn, about equally (400 each)
+
+
+def test_a_fixed_set_is_drawn_once_and_reshuffled_every_epoch():
+    """data.fixed_set (PacGAN's training set): every epoch serves the same batch_size × batches_per_epoch draws,
+    each member its own set, in another order every epoch; by hand from the same generators."""
+    import torch
+
+    from curvegan.data import RealData
+    from curvegan.families.ring import Ring
+
+    family = Ring(batch_size=4, batches_per_epoch=3, batches_per_step=2, fixed_set=True)
+    data = RealData(family, members=2, seed=5)
+    epochs = [torch.cat(list(data.epoch_draws(e)), dim=0) for e in range(2)]  # [3, members, 4, 2] each
+    assert epochs[0].shape == (3, 2, 4, 2)
+    by_hand = family.draw((2, 12), torch.Generator().manual_seed(5 * 1_000_003 + 999_983))
+    for number, epoch in enumerate(epochs):
+        for member in range(2):
+            served = epoch[:, member].reshape(12, 2)
+            order = torch.rand((2, 12), generator=torch.Generator().manual_seed(5 * 1_000_003 + number))
+            assert torch.equal(served, by_hand[member][order[member].argsort()])
+    assert not torch.equal(epochs[0], epochs[1])  # reshuffled
+    assert torch.equal(epochs[0].flatten(0, 2).sort(dim=0).values, epochs[1].flatten(0, 2).sort(dim=0).values)
+    resumed = torch.cat(list(data.epoch_draws(1, start=1)), dim=0)
+    assert torch.equal(resumed, epochs[1][2:])  # a resumed epoch serves what the uninterrupted one did

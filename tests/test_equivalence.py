@@ -374,3 +374,48 @@ def test_without_torchs_private_fused_adam_the_lean_path_takes_adams_own_step_wi
     assert model.steps.lean
     for key, value in model.state_dict().items():
         assert torch.equal(value, fused[key]), key
+
+
+def fit_plain_together(model):
+    """PacGAN's simultaneous updates written out by hand: one forward pass, D's gradient from D's loss, G's from
+    G's, then both steps."""
+    G, D = plain_copy(model.generator), plain_copy(model.discriminator)
+    g_opt = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999), fused=True)
+    d_opt = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999), fused=True)
+    noise = torch.Generator().manual_seed(0)
+    dm = RealData(Quadratic(batches_per_epoch=BATCHES), seed=0)
+    for epoch in range(EPOCHS):
+        for a in dm.epoch_draws(epoch):
+            for real in dm.family.samples(a)[:, 0]:
+                fake = G(torch.randn(len(real), 10, generator=noise))
+                real_out, fake_out = D(real), D(fake)
+                d_loss = F.binary_cross_entropy_with_logits(real_out, torch.ones_like(real_out)) + (
+                    F.binary_cross_entropy_with_logits(fake_out, torch.zeros_like(fake_out))
+                )
+                g_loss = F.binary_cross_entropy_with_logits(fake_out, torch.ones_like(fake_out))
+                d_grads = torch.autograd.grad(d_loss, list(D.parameters()), retain_graph=True)
+                g_grads = torch.autograd.grad(g_loss, list(G.parameters()))
+                for net, grads in ((D, d_grads), (G, g_grads)):
+                    for p, g in zip(net.parameters(), grads, strict=True):
+                        p.grad = g
+                d_opt.step()
+                g_opt.step()
+    return G, D
+
+
+@pytest.mark.parametrize("lean", [True, False], ids=["lean steps", "Lightning's steps"])
+def test_simultaneous_updates_are_pacgans_one_forward_pass_by_hand(lean):
+    torch.manual_seed(0)
+    initial = GAN(seed=0, simultaneous=True, lean_steps=lean)
+    trained = fit(copy.deepcopy(initial), RealData(Quadratic(batches_per_epoch=BATCHES), seed=0))
+    G, D = fit_plain_together(copy.deepcopy(initial))
+    assert trained.g_updates == EPOCHS * BATCHES
+    for ours, plain in ((trained.generator, G), (trained.discriminator, D)):
+        plain_layers = [m for m in plain if isinstance(m, nn.Linear)]
+        for layer, linear in zip(ours.layers, plain_layers, strict=True):
+            assert (layer.weight[0].T - linear.weight).abs().max() <= 1e-5
+            assert (layer.bias[0, 0] - linear.bias).abs().max() <= 1e-5
+    alternating = copy.deepcopy(initial)
+    alternating.hparams.simultaneous = False  # the same start, curvegan's alternating steps
+    alternating = fit(alternating, RealData(Quadratic(batches_per_epoch=BATCHES), seed=0))
+    assert (alternating.generator.layers[0].weight - trained.generator.layers[0].weight).abs().max() > 1e-4

@@ -49,3 +49,19 @@ def test_maxout_takes_the_largest_of_its_pieces_for_each_unit():
     first, last = net.layers
     hidden = (x @ first.weight + first.bias).view(2, 7, 5, 4).max(dim=-1).values  # 5 units of 4 pieces each
     assert torch.allclose(net(x), hidden @ last.weight + last.bias, atol=1e-6)
+
+
+def test_batch_norm_per_slot_normalises_each_slots_samples_by_their_own_statistics():
+    """PacGAN's G sees each pack slot's samples as a batch of its own: with slots 2, samples 0, 2, 4, … are
+    normalised by their mean and variance, 1, 3, 5, … by theirs (by hand, per member)."""
+    from curvegan.nets import EnsembleBatchNorm
+
+    norm = EnsembleBatchNorm(2, 3, slots=2)
+    x = torch.randn(2, 8, 3) * torch.tensor([1.0, 5.0, 0.5]) + 3
+    out = norm(x)
+    for member in range(2):
+        for slot in range(2):
+            own = x[member, slot::2]
+            by_hand = (own - own.mean(dim=0)) / torch.sqrt(own.var(dim=0, unbiased=False) + 1e-5)
+            assert torch.allclose(out[member, slot::2], by_hand, atol=1e-5)
+    assert not torch.allclose(out, EnsembleBatchNorm(2, 3)(x), atol=1e-3)  # the whole batch's statistics differ

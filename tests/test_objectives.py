@@ -5,7 +5,14 @@ import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from conftest import compose_config
-from curvegan.objectives import Hinge, LeastSquares, NonSaturatingBCE, WassersteinGP
+from curvegan.objectives import (
+    Hinge,
+    LeastSquares,
+    NonSaturatingBCE,
+    RelativisticAverage,
+    RelativisticPairing,
+    WassersteinGP,
+)
 from curvegan.registry import named
 from curvegan.train import train
 
@@ -34,7 +41,7 @@ def test_objectives_reward_what_they_should_member_by_member():
     real, fake = torch.stack([high, low]), torch.stack([low, high])
     for name, cls in OBJECTIVES.items():
         objective = cls()
-        d_loss, g_loss = objective.d_loss(real, fake), objective.g_loss(fake)
+        d_loss, g_loss = objective.d_loss(real, fake), objective.g_loss(fake, real)
         assert d_loss.shape == g_loss.shape == (2,), name
         assert d_loss[0] < d_loss[1] and g_loss[1] < g_loss[0], name
 
@@ -85,3 +92,85 @@ def test_r1_penalises_the_gradient_at_real_curves_per_member():
     assert penalty.tolist() == pytest.approx([2.0 / 2 * 1, 2.0 / 2 * 25])
     assert NonSaturatingBCE().penalty(critic, real, fake, None) is None  # off by default
     assert objective.penalized and not LeastSquares().penalized and not Hinge().penalized
+
+
+def softplus(x: float) -> float:
+    return math.log1p(math.exp(x))
+
+
+def sigmoid(x: float) -> float:
+    return 1 / (1 + math.exp(-x))
+
+
+def scores(*values: float) -> torch.Tensor:
+    """One member's scores [1, n, 1], as leaves to differentiate."""
+    return torch.tensor(values, dtype=torch.float64).view(1, -1, 1).requires_grad_(True)
+
+
+def test_rpgan_pairs_each_real_with_its_fake_as_r3gan_does_by_hand():
+    r, f = [1.0, 2.0], [0.0, 3.0]
+    real, fake = scores(*r), scores(*f)
+    d_loss = RelativisticPairing().d_loss(real, fake)
+    assert d_loss.item() == pytest.approx((softplus(-(1 - 0)) + softplus(-(2 - 3))) / 2)
+    d_loss.sum().backward()
+    assert real.grad.flatten().tolist() == pytest.approx([-sigmoid(-(a - b)) / 2 for a, b in zip(r, f, strict=True)])
+    real, fake = scores(*r), scores(*f)
+    g_loss = RelativisticPairing().g_loss(fake, real)
+    assert g_loss.item() == pytest.approx((softplus(-(0 - 1)) + softplus(-(3 - 2))) / 2)
+    g_loss.sum().backward()
+    assert fake.grad.flatten().tolist() == pytest.approx([-sigmoid(-(b - a)) / 2 for a, b in zip(r, f, strict=True)])
+
+
+def test_ragan_judges_each_side_against_the_others_mean_by_hand():
+    r, f = [1.0, 2.0], [0.0, 3.0]
+    n, mean_r, mean_f = 2, sum(r) / 2, sum(f) / 2
+    real_vs, fake_vs = [a - mean_f for a in r], [b - mean_r for b in f]
+    real, fake = scores(*r), scores(*f)
+    d_loss = RelativisticAverage().d_loss(real, fake)
+    hand = (sum(softplus(-x) for x in real_vs) / n + sum(softplus(x) for x in fake_vs) / n) / 2
+    assert d_loss.item() == pytest.approx(hand)
+    g_loss = RelativisticAverage().g_loss(fake, real)
+    hand = (sum(softplus(x) for x in real_vs) / n + sum(softplus(-x) for x in fake_vs) / n) / 2
+    assert g_loss.item() == pytest.approx(hand)
+    g_loss.sum().backward()
+    # d/df_j: the reals' term moves with mean f (each −1/n), the fakes' term with f_j alone
+    by_hand = [(-sum(sigmoid(x) for x in real_vs) / n**2 - sigmoid(-fake_vs[j]) / n) / 2 for j in range(n)]
+    assert fake.grad.flatten().tolist() == pytest.approx(by_hand)
+
+
+def test_r2_penalises_the_gradient_at_fake_samples_per_member():
+    objective = NonSaturatingBCE(r1=0.0, r2=4.0)
+    real, fake = torch.randn(2, 16, 4), torch.randn(2, 16, 4)
+    slopes = torch.tensor([[1.0, 0.0, 0.0, 0.0], [3.0, 4.0, 0.0, 0.0]])  # gradient norms 1 and 5
+
+    def critic(curves):
+        return (curves * slopes[:, None]).sum(dim=-1, keepdim=True)
+
+    assert objective.penalized
+    assert objective.penalty(critic, real, fake, None).tolist() == pytest.approx([4.0 / 2 * 1, 4.0 / 2 * 25])
+    both = NonSaturatingBCE(r1=2.0, r2=4.0).penalty(critic, real, fake, None)
+    assert both.tolist() == pytest.approx([(2.0 + 4.0) / 2 * 1, (2.0 + 4.0) / 2 * 25])
+
+
+def test_a_relativistic_g_loss_sees_the_real_batch_through_the_updated_d(tiny_config, monkeypatch):
+    """The G update hands rpgan's g_loss D's scores of the real batch, computed after D's step."""
+    from curvegan import gan as gan_module
+
+    seen = []
+    original = RelativisticPairing.g_loss
+
+    def spy(self, fake, real=None):
+        seen.append(real)
+        return original(self, fake, real)
+
+    monkeypatch.setattr(RelativisticPairing, "g_loss", spy)
+    train(tiny_config("objective=rpgan", "logger=none", "trainer.max_epochs=1", "~callbacks"))
+    assert len(seen) == 20 and all(r is not None and r.shape == (1, 32, 1) and r.requires_grad for r in seen)
+    assert gan_module  # the loop is the model's own
+
+
+@pytest.mark.parametrize("family", ["quadratic", "modes", "ring", "grid"])
+@pytest.mark.parametrize("experiment", ["objective=rpgan", "objective=ragan", "experiment=r3gan"])
+def test_relativistic_objectives_train_on_every_family(tiny_config, family, experiment):
+    metrics = train(tiny_config(f"data={family}", experiment, "logger=none", "trainer.max_epochs=1"))
+    assert metrics["steps"] == 20 and math.isfinite(metrics["objective"])

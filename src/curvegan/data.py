@@ -73,6 +73,9 @@ class RealData(L.LightningDataModule):
         family = self.family
         rank = self.trainer.global_rank if self.trainer is not None else 0  # each DDP process its own samples
         gens = [torch.Generator().manual_seed(seed * 1_000_003 + epoch + rank * 7_919) for seed, _ in self.runs]
+        if family.fixed_set:
+            yield from self.shuffled(gens, rank, start)
+            return
         for first in range(0, family.batches_per_epoch, family.batches_per_step):
             k = min(family.batches_per_step, family.batches_per_epoch - first)
             values = drawn(
@@ -80,6 +83,29 @@ class RealData(L.LightningDataModule):
             )
             if first >= start * family.batches_per_step:
                 yield values
+
+    def training_set(self, rank: int) -> torch.Tensor:
+        """data.fixed_set: each member's training set, batch_size × batches_per_epoch draws [members, N, ...], drawn
+        once (each block from its own seed) and kept."""
+        found = getattr(self, "_training_set", None)
+        if found is None or found[0] != rank:
+            family, size = self.family, self.family.batch_size * self.family.batches_per_epoch
+            gens = [torch.Generator().manual_seed(seed * 1_000_003 + 999_983 + rank * 7_919) for seed, _ in self.runs]
+            drawn_set = drawn(self.runs, lambda j, members: family.draw((members, size), gens[j]))
+            self._training_set = found = (rank, drawn_set)
+        return found[1]
+
+    def shuffled(self, gens: list, rank: int, start: int) -> Iterator[torch.Tensor]:
+        """The training set in an order of this epoch's (each member its own permutation, from the epoch's
+        generator), as [k, members, batch_size, ...] a training_step at a time."""
+        family, fixed = self.family, self.training_set(rank)
+        members, size = fixed.shape[:2]
+        order = drawn(self.runs, lambda j, m: torch.rand((m, size), generator=gens[j])).argsort(dim=1)
+        index = order.view(members, size, *([1] * (fixed.dim() - 2))).expand(members, size, *fixed.shape[2:])
+        batches = fixed.gather(1, index).view(members, family.batches_per_epoch, family.batch_size, *fixed.shape[2:])
+        batches = batches.transpose(0, 1)  # [batches, members, batch_size, ...]
+        for first in range(start * family.batches_per_step, family.batches_per_epoch, family.batches_per_step):
+            yield batches[first : first + family.batches_per_step].contiguous()
 
     def train_dataloader(self) -> Stream:
         return Stream(self)

@@ -51,6 +51,11 @@ class ModelKeys:
         "what G is fed and D reads (model=cgan, model=infogan)",
     )
     d_steps: int = key(1, whole(1), "D updates before each G update")
+    simultaneous: bool = key(
+        False,
+        BOOLEAN,
+        "true: D and G stepped together from one forward pass, each by its own loss (PacGAN's code, ALI's algorithm)",
+    )
     g_lr: Any = key(2e-4, number(above=0), "G's Adam learning rate", members=True)
     d_lr: Any = key(2e-4, number(above=0), "D's Adam learning rate", members=True)
     betas: Any = key([0.5, 0.999], BETAS, "Adam's betas, for both networks", members=True)
@@ -231,6 +236,8 @@ class GAN(L.LightningModule):
         Returns what the statistics are made of: the G and D losses [members], D's logits on real and on fake.
         """
         objective, variant = self.objective, self.variant
+        if self.hparams.simultaneous:
+            return self.update_together(real, drawn, g_opt, d_opt)
         for _ in range(self.hparams.d_steps):
             fake, given = self.fake_batch(drawn)  # D reads the real samples with the same condition as the fakes
             real_out, _ = self.scores(real, given)
@@ -244,15 +251,42 @@ class GAN(L.LightningModule):
 
         # This backward also fills D's gradients; the next D update clears them before its own.
         g_out, estimate = self.scores(fake, given)
-        g_loss = objective.g_loss(g_out)
+        # a relativistic objective compares with the real batch, scored through the same (just updated) D
+        g_loss = (
+            objective.g_loss(g_out, self.scores(real, given)[0]) if objective.g_sees_real else objective.g_loss(g_out)
+        )
         aux = variant.aux_loss(estimate, given.code)
         self.step(g_opt, g_loss if aux is None else g_loss + aux)
+        self.average(g_opt)
+        return g_loss, d_loss, real_out, fake_out
+
+    def update_together(self, real: Tensor, drawn: Tensor, g_opt, d_opt) -> Tensor:
+        """`model.simultaneous`: one forward pass of G and D, D's loss and G's from the same scores, both steps
+        together (each network's gradient from its own loss only)."""
+        objective, variant = self.objective, self.variant
+        fake, given = self.fake_batch(drawn)
+        real_out, _ = self.scores(real, given)
+        fake_out, estimate = self.scores(fake, given)
+        d_loss = objective.d_loss(real_out, fake_out)
+        d_extra = [variant.aux_loss(estimate, given.code)]
+        if objective.penalized:
+            real_in, fake_in = self.d_input(real, given), self.d_input(fake.detach(), given)
+            d_extra.append(objective.penalty(self.critic, real_in, fake_in, self.uniform))
+        g_loss = objective.g_loss(fake_out, real_out) if objective.g_sees_real else objective.g_loss(fake_out)
+        aux = variant.aux_loss(estimate, given.code)
+        d_total = sum((e for e in d_extra if e is not None), d_loss)
+        g_total = g_loss if aux is None else g_loss + aux
+        self.steps.take_together(self, [(d_opt, d_total.sum()), (g_opt, g_total.sum())], self.adjust_gradients)
+        self.average(g_opt)
+        return g_loss, d_loss, real_out, fake_out
+
+    def average(self, g_opt) -> None:
+        """With g_ema: the moving average of G takes its step towards G's weights (frozen members excepted)."""
         if self.generator_ema is not None:
             alive = self.diverged_at < 0 if self._any_frozen else None
             params = g_opt.param_groups[0]["params"]
             decay = memberwise.values(self.hparams.g_ema, params[0])
             moving_average_step(self.generator_ema, params, self.generator, decay, alive)
-        return g_loss, d_loss, real_out, fake_out
 
     def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
         g_opt, d_opt = self.optimizers()

@@ -56,11 +56,16 @@ class EnsembleLinear(nn.Module):
 
 class EnsembleBatchNorm(nn.Module):
     """Batch norm over each member's own batch: x [members, n, f] is normalised per member and feature, and
-    each member keeps its own running statistics [members, 1, f] (one set shared by all would couple them)."""
+    each member keeps its own running statistics [members, 1, f] (one set shared by all would couple them).
 
-    def __init__(self, members: int, features: int, momentum: float = 0.1, eps: float = 1e-5):
+    With `slots` > 1, training normalises each slot's samples by their own statistics: sample i belongs to slot
+    i mod slots, as packing (curvegan.packing) puts sample i in slot i mod pack of its pack, so each slot's samples
+    are what PacGAN's G makes in one call (its code calls G once per slot, on a batch of 100). The running
+    statistics take the slots' mean."""
+
+    def __init__(self, members: int, features: int, momentum: float = 0.1, eps: float = 1e-5, slots: int = 1):
         super().__init__()
-        self.momentum, self.eps = momentum, eps
+        self.momentum, self.eps, self.slots = momentum, eps, slots
         self.weight = nn.Parameter(torch.ones(members, 1, features))
         self.bias = nn.Parameter(torch.zeros(members, 1, features))
         self.register_buffer("running_mean", torch.zeros(members, 1, features))
@@ -68,6 +73,17 @@ class EnsembleBatchNorm(nn.Module):
 
     def forward(self, x: torch.Tensor, members: slice | None = None) -> torch.Tensor:
         pick = slice(None) if members is None else members
+        if self.training and self.slots > 1 and x.shape[1] % self.slots == 0:
+            members_, n, features = x.shape
+            slotted = x.view(members_, n // self.slots, self.slots, features)  # [members, packs, slots, f]
+            var, mean = torch.var_mean(slotted, dim=1, keepdim=True, correction=0)
+            with torch.no_grad():
+                per_slot = n // self.slots
+                unbiased = var * (per_slot / max(per_slot - 1, 1))
+                self.running_mean[pick].lerp_(mean.mean(dim=2), self.momentum)
+                self.running_var[pick].lerp_(unbiased.mean(dim=2), self.momentum)
+            normed = (slotted - mean) * torch.rsqrt(var + self.eps)
+            return normed.view(members_, n, features) * self.weight[pick] + self.bias[pick]
         if self.training:
             var, mean = torch.var_mean(x, dim=1, keepdim=True, correction=0)
             with torch.no_grad():  # as torch's BatchNorm: the running variance is the unbiased one
@@ -93,6 +109,11 @@ class EnsembleMLP(nn.Module):
         pieces: int = key(5, whole(2), "activation=maxout: linear pieces per unit")
         norm: str | None = key(None, optional(choice("batch")), "null, or batch: batch norm before each activation")
         momentum: float = key(0.1, number(above=0, below=1), "norm=batch: the running statistics' momentum")
+        norm_slots: int = key(
+            1,
+            whole(1),
+            "norm=batch: statistics per slot of a pack (sample i in slot i mod slots; PacGAN's G: model.pack); 1: all",
+        )
         init_std: float | None = key(
             None,
             optional(number(above=0)),
@@ -111,7 +132,7 @@ class EnsembleMLP(nn.Module):
         )
         self.layers.append(EnsembleLinear(members, sizes[-1], out_features, init_std=c.init_std))
         # batch norm before the activation: over every piece of a maxout unit
-        norms = (EnsembleBatchNorm(members, o * pieces, c.momentum) for o in c.hidden)
+        norms = (EnsembleBatchNorm(members, o * pieces, c.momentum, slots=c.norm_slots) for o in c.hidden)
         self.norms = nn.ModuleList(norms) if c.norm else None
         self.pieces = pieces
 

@@ -1,10 +1,12 @@
 """GAN objectives: how the discriminator and the generator are scored. The part researchers swap.
 
 An objective is a discriminator loss and a generator loss over the discriminator's raw outputs (logits, or
-critic scores) [members, n, 1], plus an optional penalty that needs the discriminator itself. Every loss is
-per member, [members]: a mean over that member's own batch. The model sums them over members before its
-backward pass, so each member's gradient is its own. An objective is a dataclass of its keys with a `name`
-(objective=NAME): adding one is a class here and configs/objective/NAME.yaml.
+critic scores) [members, n, 1] of the real and of the fake batch, plus an optional penalty that needs the
+discriminator itself. Both losses see both sides: D's loss always, G's where the objective says it compares
+(`g_sees_real`: the model then scores the real batch through the current D in G's update too), so a relativistic
+loss is one class. Every loss is per member, [members]: a mean over that member's own batch. The model sums them
+over members before its backward pass, so each member's gradient is its own. An objective is a dataclass of its
+keys with a `name` (objective=NAME): adding one is a class here and configs/objective/NAME.yaml.
 """
 
 from __future__ import annotations
@@ -59,6 +61,9 @@ class Objective:
     """What every objective is (the kind curvegan.registry builds for `objective=`): D's and G's losses, per
     member, and an optional penalty on D. Subclasses are dataclasses of their keys with a `name`."""
 
+    # Whether G's loss compares the fakes with the real batch: `g_loss` then receives D's scores of both.
+    g_sees_real: ClassVar[bool] = False
+
     @property
     def penalized(self) -> bool:
         """Whether D's loss has a `penalty` term."""
@@ -67,7 +72,9 @@ class Objective:
     def d_loss(self, real: Tensor, fake: Tensor) -> Tensor:
         raise NotImplementedError
 
-    def g_loss(self, fake: Tensor) -> Tensor:
+    def g_loss(self, fake: Tensor, real: Tensor | None = None) -> Tensor:
+        """G's loss from D's scores of the fakes (and, where `g_sees_real`, of the real batch, through the same D;
+        no gradient reaches G through them)."""
         raise NotImplementedError
 
     def penalty(self, critic, real: Tensor, fake: Tensor, uniform) -> Tensor | None:
@@ -79,7 +86,9 @@ class NonSaturatingBCE(Objective):
     """Goodfellow et al.'s GAN with the generator's fakes labelled "real" (the seed's objective).
 
     Every objective takes `r1`: the R1 penalty (Mescheder et al., 2018), r1/2 · E‖∇D(real)‖², which keeps D
-    from rising steeply around the real samples; 0 (the default) turns it off.
+    from rising steeply around the real samples, and `r2`, the same on the fake samples, r2/2 · E‖∇D(fake)‖²
+    (R3GAN's pair, Huang et al., 2024: brownvc/R3GAN, R3GAN/Trainer.py, ZeroCenteredGradientPenalty, each
+    sample's squared gradient norm, γ/2 on each); 0 (the default) turns each off.
     """
 
     name: ClassVar[str] = "bce"
@@ -88,15 +97,22 @@ class NonSaturatingBCE(Objective):
         0.0, number(at_least=0), "R1 penalty γ on D's gradient at real samples (Mescheder et al., 2018)", members=True
     )
 
+    r2: Any = key(
+        0.0,
+        number(at_least=0),
+        "R2 penalty γ on D's gradient at fake samples (R3GAN, Huang et al., 2024)",
+        members=True,
+    )
+
     @property
     def penalized(self) -> bool:
         """Whether D's loss has a `penalty` term."""
-        return any(r > 0 for r in as_list(self.r1))
+        return any(r > 0 for r in as_list(self.r1) + as_list(self.r2))
 
     def d_loss(self, real: Tensor, fake: Tensor) -> Tensor:
         return bce(real, 1.0) + bce(fake, 0.0)
 
-    def g_loss(self, fake: Tensor) -> Tensor:
+    def g_loss(self, fake: Tensor, real: Tensor | None = None) -> Tensor:
         return bce(fake, 1.0)
 
     def penalty(
@@ -104,9 +120,12 @@ class NonSaturatingBCE(Objective):
     ) -> Tensor | None:
         """A term added to D's loss, per member, from D's inputs (packed, as D reads them) and `critic`, D's
         logits for such inputs; `uniform(*shape)` draws from the run's random stream."""
-        if not any(r > 0 for r in as_list(self.r1)):
-            return None
-        return values(self.r1, real) / 2 * member_mean(gradient(critic, real).pow(2).sum(dim=-1))
+        terms = [
+            values(weight, at) / 2 * member_mean(gradient(critic, at).pow(2).sum(dim=-1))
+            for weight, at in ((self.r1, real), (self.r2, fake))
+            if any(r > 0 for r in as_list(weight))
+        ]
+        return sum(terms[1:], terms[0]) if terms else None
 
 
 @dataclass
@@ -115,7 +134,7 @@ class Minimax(NonSaturatingBCE):
 
     name: ClassVar[str] = "minimax"
 
-    def g_loss(self, fake: Tensor) -> Tensor:
+    def g_loss(self, fake: Tensor, real: Tensor | None = None) -> Tensor:
         return -bce(fake, 0.0)
 
 
@@ -128,7 +147,7 @@ class LeastSquares(NonSaturatingBCE):
     def d_loss(self, real: Tensor, fake: Tensor) -> Tensor:
         return 0.5 * member_mean((real - 1) ** 2) + 0.5 * member_mean(fake**2)
 
-    def g_loss(self, fake: Tensor) -> Tensor:
+    def g_loss(self, fake: Tensor, real: Tensor | None = None) -> Tensor:
         return 0.5 * member_mean((fake - 1) ** 2)
 
 
@@ -141,7 +160,7 @@ class Hinge(NonSaturatingBCE):
     def d_loss(self, real: Tensor, fake: Tensor) -> Tensor:
         return member_mean(F.relu(1 - real)) + member_mean(F.relu(1 + fake))
 
-    def g_loss(self, fake: Tensor) -> Tensor:
+    def g_loss(self, fake: Tensor, real: Tensor | None = None) -> Tensor:
         return -member_mean(fake)
 
 
@@ -161,7 +180,7 @@ class WassersteinGP(NonSaturatingBCE):
     def d_loss(self, real: Tensor, fake: Tensor) -> Tensor:
         return member_mean(fake) - member_mean(real)
 
-    def g_loss(self, fake: Tensor) -> Tensor:
+    def g_loss(self, fake: Tensor, real: Tensor | None = None) -> Tensor:
         return -member_mean(fake)
 
     def penalty(self, critic, real: Tensor, fake: Tensor, uniform) -> Tensor:
@@ -170,3 +189,45 @@ class WassersteinGP(NonSaturatingBCE):
         penalty = values(self.gp_weight, real) * member_mean((grad.norm(dim=-1) - 1) ** 2)
         r1 = super().penalty(critic, real, fake, uniform)
         return penalty if r1 is None else penalty + r1
+
+
+@dataclass
+class RelativisticPairing(NonSaturatingBCE):
+    """RpGAN, the relativistic pairing GAN (Jolicoeur-Martineau, 2019) in R3GAN's form (Huang et al., 2024;
+    brownvc/R3GAN, R3GAN/Trainer.py): each real sample is paired with the fake of the same index, and
+    D's loss is softplus(−(D(real) − D(fake))), G's softplus(−(D(fake) − D(real))), each a mean over the pairs.
+    R3GAN adds R1 and R2 of the same γ (experiment=r3gan)."""
+
+    name: ClassVar[str] = "rpgan"
+    g_sees_real: ClassVar[bool] = True
+
+    def d_loss(self, real: Tensor, fake: Tensor) -> Tensor:
+        return member_mean(F.softplus(-(real - fake)))
+
+    def g_loss(self, fake: Tensor, real: Tensor | None = None) -> Tensor:
+        return member_mean(F.softplus(-(fake - real)))
+
+
+@dataclass
+class RelativisticAverage(NonSaturatingBCE):
+    """RaGAN, the relativistic average standard GAN (Jolicoeur-Martineau, 2019; AlexiaJM/RelativisticGAN, its
+    README's corrected RaSGAN and code/GAN_losses_iter.py): D judges each real sample against the fakes' mean
+    score and each fake against the reals' mean, BCE with labels 1 and 0, halved; G the same with the labels
+    swapped."""
+
+    name: ClassVar[str] = "ragan"
+    g_sees_real: ClassVar[bool] = True
+
+    @staticmethod
+    def _relative(real: Tensor, fake: Tensor) -> tuple[Tensor, Tensor]:
+        """(real − mean fake, fake − mean real), the means each member's own."""
+        mean = lambda x: x.flatten(1).mean(dim=1).view(-1, *([1] * (x.dim() - 1)))  # noqa: E731
+        return real - mean(fake), fake - mean(real)
+
+    def d_loss(self, real: Tensor, fake: Tensor) -> Tensor:
+        real_vs, fake_vs = self._relative(real, fake)
+        return (bce(real_vs, 1.0) + bce(fake_vs, 0.0)) / 2
+
+    def g_loss(self, fake: Tensor, real: Tensor | None = None) -> Tensor:
+        real_vs, fake_vs = self._relative(real, fake)
+        return (bce(real_vs, 0.0) + bce(fake_vs, 1.0)) / 2

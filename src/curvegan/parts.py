@@ -89,6 +89,12 @@ def check_settings(node: Any, cfg: Any) -> tuple[str, Any, str] | None:
     pack, batch = node.pack, cfg.data.batch_size
     if batch % pack:
         return "data.batch_size", batch, f"a multiple of model.pack ({pack}): D scores the batch in packs of that many"
+    if node.get("simultaneous") and node.d_steps != 1:
+        return (
+            "model.d_steps",
+            node.d_steps,
+            "1 with model.simultaneous (one D step and one G step from each forward pass)",
+        )
     precision = cfg.trainer.get("precision")
     if precision in ("16-mixed", "16") and node.grad_clip is not None:
         why = "the gradients are clipped before 16-bit loss scaling is undone"

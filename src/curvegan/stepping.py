@@ -211,6 +211,29 @@ class Steps:
         else:
             lightning_step(module, optimizer, loss, adjust)
 
+    def take_together(self, module, pairs: list[tuple], adjust) -> None:
+        """Simultaneous steps from one forward pass (PacGAN's code, via ALI's algorithm): each optimizer's gradient
+        from its own loss alone (a backward restricted to its parameters), every gradient made before any step."""
+        for optimizer, _ in pairs:
+            for p in optimizer.param_groups[0]["params"]:
+                p.grad = None
+        for k, (optimizer, loss) in enumerate(pairs):
+            params, retain = optimizer.param_groups[0]["params"], k < len(pairs) - 1
+            if self.lean:
+                loss.backward(inputs=params, retain_graph=retain)
+            else:
+                module.manual_backward(loss, inputs=params, retain_graph=retain)
+        for optimizer, _ in pairs:
+            adjust(optimizer.param_groups[0]["params"])
+        for optimizer, _ in pairs:
+            if not self.lean:
+                optimizer.step()
+                continue
+            optimizer._on_before_step()
+            if not fused_adam_step(optimizer.optimizer):
+                optimizer.optimizer.step()
+            optimizer._on_after_step()
+
 
 def lightning_step(module, optimizer, loss: Tensor, adjust) -> None:
     """The same through Lightning's calls (its strategy, precision plugin and hooks)."""

@@ -15,13 +15,14 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor
 
-from curvegan.keys import key, node, whole
+from curvegan.keys import BOOLEAN, key, node, whole
 from curvegan.metrics import Metric
 
 
 @dataclass
 class Family:
-    """How real samples are served, the same for every family: batches of fresh samples, every epoch."""
+    """How real samples are served, the same for every family: batches of fresh samples every epoch, or (fixed_set)
+    one training set reshuffled every epoch."""
 
     metrics: ClassVar[tuple[Metric, ...]] = ()
     parameters: ClassVar[tuple[str, ...]] = ()  # the numbers a real sample is made from (curves: a; cubics: a, b)
@@ -32,6 +33,12 @@ class Family:
     batch_size: int = key(32, whole(1), "real samples per batch")
     batches_per_epoch: int = key(300, whole(1), "batches per epoch, fresh every epoch (one G update each)")
     batches_per_step: int = key(25, whole(1), "batches one training_step call takes: speed only, same training")
+    fixed_set: bool = key(
+        False,
+        BOOLEAN,
+        "true: one training set of batch_size × batches_per_epoch samples, drawn once and reshuffled every epoch"
+        " (PacGAN's code); false: fresh samples every epoch",
+    )
 
     # --- the data -----------------------------------------------------------------------------------------
 

@@ -1,6 +1,7 @@
 """PacGAN's 2-D ring (data=ring; Lin et al., 2018): points from an equal-weight mixture of 8 isotropic normals
 evenly on the unit circle, σ = 0.01, as in fjxmlzn/PacGAN synthetic_data_experiments/2DRing_GAN&PacGAN/config.py
-(MEANS: (cos 2πi/8, sin 2πi/8); VARIANCES: 0.01² I; a fresh set of points every epoch).
+(MEANS: (cos 2πi/8, sin 2πi/8); VARIANCES: 0.01² I). PacGAN's code draws one training set of 100,000 points
+and reshuffles it every epoch; curvegan draws fresh points every epoch.
 
 `Points` is what every such 2-D mixture shares (the grid, families/grid.py, places its modes otherwise). Scored as
 PacGAN's own code scores them (`MetricLogger` in synthetic_data_experiments/PacGAN/pacgan/extensions.py), on
