@@ -103,7 +103,7 @@ UNKNOWN = {
     "data.batch_size=100000000": "data.batch_size=100000000: needs about",
     "trainer=ddp ensemble.size=2": "trainer.strategy=ddp_find_unused_parameters_true: must be auto with ensemble",
     "hydra.run.dir=/proc/nope": "hydra.run.dir=/proc/nope: cannot be created",
-    "+objective.bogus=1": "objective.bogus=1: not a key of objective=bce (its keys: r1)",
+    "+objective.bogus=1": "objective.bogus=1: not a key of objective=bce (its keys: r1, r2)",
     "data.a_min=2.5": "data.a_min=2.5: must be less than data.a_max (2.0)",
     "model.pack=3": "data.batch_size=32: must be a multiple of model.pack (3)",
     "model=infogan model.variant.codes=0": "model.variant.codes=0: must be ≥ 1 when model.variant.categories is 0",

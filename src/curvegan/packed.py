@@ -494,9 +494,10 @@ class Composer:
         return cfg
 
 
-def launch(launcher, job_overrides, initial_job_idx: int, slurm: dict | None = None) -> list:
-    """Hydra's `Launcher.launch` for the packed launcher: compose, refuse, group, train, return. With `slurm` (the
-    SLURM launcher's settings), every group is one SLURM job (curvegan.packed_slurm)."""
+def launch(launcher, job_overrides, initial_job_idx: int, run_groups=None) -> list:
+    """Hydra's `Launcher.launch` for the packed launcher: compose, refuse, group, train, return. `run_groups(groups,
+    sweep_dir, run)`, if given, trains the groups elsewhere (curvegan.packed_slurm.on_slurm: one SLURM job each)
+    and hands each job to `run`."""
     from hydra.core.utils import JobReturn, configure_log, filter_overrides, run_job, setup_globals
 
     from curvegan.config import validate
@@ -536,8 +537,8 @@ def launch(launcher, job_overrides, initial_job_idx: int, slurm: dict | None = N
 
     for job in refused:  # its own run: the task refuses it in one line and removes its dir
         run(job, launcher.task_function)
-    if slurm is not None:
-        on_slurm(groups, sweep_dir, slurm, run)
+    if run_groups is not None:
+        run_groups(groups, sweep_dir, run)
         return [returns[initial_job_idx + offset] for offset in range(len(job_overrides))]
     pending = list(groups)
     while pending:
@@ -560,48 +561,6 @@ def launch(launcher, job_overrides, initial_job_idx: int, slurm: dict | None = N
         for job in group:
             run(job, lambda task, job=job: replay(job))
     return [returns[initial_job_idx + offset] for offset in range(len(job_overrides))]
-
-
-def on_slurm(groups: list[list[Job]], sweep_dir: Path, settings: dict, run) -> None:
-    """Every group one SLURM job (a group too large for the memory preflight halved first, here); then each job's
-    run_job with what its group's SLURM job brought back."""
-    from curvegan.packed_slurm import submit
-
-    pending, ready = list(groups), []
-    while pending:
-        group = pending.pop(0)
-        group_dir = sweep_dir / ".packed" / group_name(group)
-        try:
-            ready.append((group, group_dir, checked_config(group, group_dir)))
-        except ConfigError:
-            if len(group) == 1:
-                raise
-            half = len(group) // 2
-            pending[:0] = [group[:half], group[half:]]
-    shown = ", ".join(f"{len(g)} jobs ({sum(j.size for j in g)} GANs)" for g, _, _ in ready)
-    log.info(f"\tsubmitting {len(ready)} SLURM jobs: {shown}")
-    results = submit([(g, d, c) for g, d, c in ready], settings, sweep_dir / ".submitit")
-    for (group, _, _), result in zip(ready, results, strict=True):
-        for k, job in enumerate(group):
-            if isinstance(result, Exception):
-                failure = TrainingStopped(f"its group's SLURM job failed: {one_line_of(result)}")
-                run(job, lambda task, failure=failure: fail(failure))
-                continue
-            job.outcome, job.lines = result[k]
-            run(job, lambda task, job=job: replay(job))
-
-
-class TrainingStopped(RuntimeError):
-    """A packed job whose group did not finish on its SLURM node."""
-
-
-def fail(error: Exception) -> float:
-    raise error
-
-
-def one_line_of(error: Exception) -> str:
-    lines = [line for line in str(error).strip().splitlines() if line.strip()]
-    return lines[-1] if lines else type(error).__name__
 
 
 def replay(job: Job) -> float:

@@ -48,3 +48,46 @@ def submit(groups: list[tuple[list, Path, Any]], settings: dict, folder: Path) -
         except Exception as err:  # the SLURM job failed, or was stopped: its jobs fail with its last line
             results.append(err)
     return results
+
+
+def on_slurm(groups: list[list], sweep_dir: Path, run, settings: dict) -> None:
+    """Every group one SLURM job (a group too large for the memory preflight halved first, here); then each job's
+    run_job (`run`) with what its group's SLURM job brought back."""
+    from curvegan.errors import ConfigError
+    from curvegan.packed import checked_config, group_name, log, replay
+
+    pending, ready = list(groups), []
+    while pending:
+        group = pending.pop(0)
+        group_dir = sweep_dir / ".packed" / group_name(group)
+        try:
+            ready.append((group, group_dir, checked_config(group, group_dir)))
+        except ConfigError:
+            if len(group) == 1:
+                raise
+            half = len(group) // 2
+            pending[:0] = [group[:half], group[half:]]
+    shown = ", ".join(f"{len(g)} jobs ({sum(j.size for j in g)} GANs)" for g, _, _ in ready)
+    log.info(f"\tsubmitting {len(ready)} SLURM jobs: {shown}")
+    results = submit([(g, d, c) for g, d, c in ready], settings, sweep_dir / ".submitit")
+    for (group, _, _), result in zip(ready, results, strict=True):
+        for k, job in enumerate(group):
+            if isinstance(result, Exception):
+                failure = TrainingStopped(f"its group's SLURM job failed: {one_line_of(result)}")
+                run(job, lambda task, failure=failure: fail(failure))
+                continue
+            job.outcome, job.lines = result[k]
+            run(job, lambda task, job=job: replay(job))
+
+
+class TrainingStopped(RuntimeError):
+    """A packed job whose group did not finish on its SLURM node."""
+
+
+def fail(error: Exception) -> float:
+    raise error
+
+
+def one_line_of(error: Exception) -> str:
+    lines = [line for line in str(error).strip().splitlines() if line.strip()]
+    return lines[-1] if lines else type(error).__name__

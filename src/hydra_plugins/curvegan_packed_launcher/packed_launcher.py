@@ -81,7 +81,10 @@ class PackedSlurmLauncher(PackedLauncher):
         self.slurm = slurm
 
     def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
+        from functools import partial
+
         from curvegan.packed import launch
+        from curvegan.packed_slurm import on_slurm
 
         self.check()
-        return launch(self, job_overrides, initial_job_idx, slurm=self.slurm)
+        return launch(self, job_overrides, initial_job_idx, run_groups=partial(on_slurm, settings=self.slurm))
