@@ -35,7 +35,7 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -56,7 +56,7 @@ TEST_BEDS = {
 SEARCH_SEED, FRESH_SEED = 0, 1000
 
 
-@dataclass
+@dataclass(frozen=True)
 class Key:
     """A searched key: drawn uniformly on [low, high], or on a log scale; `path` is where it goes ("beta1" is
     the first of model.betas; "ema" draws 1 − decay on a log scale)."""
@@ -76,25 +76,31 @@ class Key:
 SHARED = [Key("model.g_lr", 5e-5, 2e-3, log=True), Key("model.d_lr", 5e-5, 2e-3, log=True), Key("beta1", 0.0, 0.9)]
 
 
-@dataclass
+@dataclass(frozen=True)
 class Idea:
     name: str
-    overrides: list[str]
-    keys: list[Key] = field(default_factory=list)  # its own searched keys, besides SHARED
+    overrides: tuple[str, ...]
+    keys: tuple[Key, ...] = ()  # its own searched keys, besides SHARED
     beta2: float = 0.999
 
 
 IDEAS = [
-    Idea("bce (the seed's GAN)", ["objective=bce"]),
-    Idea("minimax", ["objective=minimax"]),
-    Idea("LSGAN", ["objective=lsgan"]),
-    Idea("hinge", ["objective=hinge"]),
-    Idea("WGAN-GP", ["objective=wgan_gp"], [Key("objective.gp_weight", 1.0, 30.0, log=True)], beta2=0.9),
-    Idea("RaGAN", ["objective=ragan"]),
-    Idea("R3GAN (RpGAN + R1 + R2)", ["objective=rpgan"], [Key("gamma", 1e-3, 10.0, log=True)], beta2=0.99),
-    Idea("bce + R1", ["objective=bce"], [Key("objective.r1", 1e-3, 10.0, log=True)]),
-    Idea("PacGAN2", ["objective=bce", "model.pack=2"]),
-    Idea("EMA of G", ["objective=bce"], [Key("ema", 1e-3, 1e-1, log=True)]),
+    Idea("bce (the seed's GAN)", ("objective=bce",)),
+    Idea("minimax", ("objective=minimax",)),
+    Idea("LSGAN", ("objective=lsgan",)),
+    Idea("hinge", ("objective=hinge",)),
+    Idea("WGAN-GP", ("objective=wgan_gp",), (Key("objective.gp_weight", 1.0, 30.0, log=True),), beta2=0.9),
+    Idea("RaGAN", ("objective=ragan",)),
+    Idea("R3GAN (RpGAN + R1 + R2)", ("objective=rpgan",), (Key("gamma", 1e-3, 10.0, log=True),), beta2=0.99),
+    Idea("bce + R1", ("objective=bce",), (Key("objective.r1", 1e-3, 10.0, log=True),)),
+    Idea(
+        "PacGAN2",
+        (
+            "objective=bce",
+            "model.pack=2",
+        ),
+    ),
+    Idea("EMA of G", ("objective=bce",), (Key("ema", 1e-3, 1e-1, log=True),)),
 ]
 BASELINE = IDEAS[0].name
 
@@ -108,14 +114,14 @@ def settings_of(idea: Idea, family: str, n: int) -> list[dict]:
     """n settings drawn for the idea on the family (the same every time: the generator is seeded by both names)."""
     seed = int(hashlib.sha1(f"{idea.name}/{family}".encode()).hexdigest()[:8], 16)
     rng = np.random.default_rng(seed)
-    return [{key.path: key.draw(rng) for key in SHARED + idea.keys} for _ in range(n)]
+    return [{key.path: key.draw(rng) for key in (*SHARED, *idea.keys)} for _ in range(n)]
 
 
 def config_values(idea: Idea, setting: dict) -> dict:
     """One setting as the config's keys take it (β1 with the idea's β2; R3GAN's γ as both R1 and R2; the EMA's
     decay as 1 − what was drawn)."""
     out = {}
-    for key in SHARED + idea.keys:
+    for key in (*SHARED, *idea.keys):
         value = setting[key.path]
         if key.path == "beta1":
             out["model.betas"] = [round(value, 6), idea.beta2]

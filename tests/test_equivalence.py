@@ -208,9 +208,12 @@ def test_member_k_makes_the_updates_of_a_gan_of_its_own(setting):
     # WGAN-GP's Adam has β1 = 0: each step follows the latest gradient alone, and float32's last-place rounding
     # (a batched matmul of 4 members against one of 1) grows chaotically: measured 6e-8 after 150 G updates,
     # 2e-4 after 300. In float64 the same comparison holds the rounding far below the tolerance.
+    # RaGAN's losses compare every sample with the batch's mean score, and the same growth shows there: 3e-4 after
+    # 300 updates in float32 (measured), so it is compared in float64 too.
     betas = setting.get("betas", (0.5, 0.999))
     first_betas = [b[0] for b in betas] if isinstance(betas[0], list) else [betas[0]]  # member-wise, or one pair
-    precision = "64-true" if 0 in first_betas else "32-true"
+    chaotic = 0 in first_betas or getattr(setting.get("objective"), "name", None) == "ragan"
+    precision = "64-true" if chaotic else "32-true"
     torch.manual_seed(0)
     ensemble = type("Recorded", (Recording, GAN), {})(members=members, seed=0, **setting)
     initial = copy.deepcopy(ensemble.state_dict())
