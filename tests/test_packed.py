@@ -303,3 +303,17 @@ def test_the_launcher_composes_each_job_as_hydra_does(tmp_path):
             ours, hydras = compose(overrides), loader.load_sweep_config(master, overrides)
             assert OmegaConf.to_yaml(ours) == OmegaConf.to_yaml(hydras), overrides
     assert len(compose.composed) == 4  # one composition per choice of groups: none, hinge, ring, best
+
+
+@pytest.mark.parametrize("value", ["0", "-3", "true", "1.5"])
+def test_a_bad_max_members_is_refused_in_one_line_before_anything_is_written(tmp_path, value):
+    result = run_cli(
+        "-m",
+        "hydra/launcher=packed",
+        f"hydra.launcher.max_members={value}",
+        "seed=0,1",
+        f"hydra.sweep.dir={tmp_path / 's'}",
+    )
+    assert result.returncode == 2 and not (tmp_path / "s").exists()
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("curvegan.train: ") and "max_members" in line and "Traceback" not in line

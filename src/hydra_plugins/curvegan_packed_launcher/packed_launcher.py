@@ -58,6 +58,7 @@ class PackedLauncher(Launcher):
         self.hydra_context: Optional[HydraContext] = None  # noqa: UP045
 
     def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
+        self.check()  # before the sweeper writes anything
         self.config, self.hydra_context, self.task_function = config, hydra_context, task_function
 
     def check(self) -> None:
