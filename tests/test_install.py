@@ -66,6 +66,16 @@ def test_the_wheel_carries_the_configs_and_a_plain_install_trains_and_samples_fr
     )
     assert sampled.returncode == 0, sampled.stderr
     assert len((elsewhere / "five.csv").read_text().splitlines()) == 5
+    # the packed launcher is found in the wheel's hydra_plugins, as Hydra finds joblib's
+    packed = subprocess.run(
+        [*run[:2], "curvegan.train", "-m", "hydra/launcher=packed", "seed=0,1", *run[3:-1], "hydra.sweep.dir=sweep"],
+        cwd=elsewhere,
+        capture_output=True,
+        text=True,
+    )
+    assert packed.returncode == 0, packed.stderr[-2000:]
+    assert "as one ensemble of 2 GANs" in packed.stdout + packed.stderr
+    assert sorted(p.parent.name for p in (elsewhere / "sweep").glob("*/metrics.json")) == ["0", "1"]
 
 
 @pytest.mark.slow
