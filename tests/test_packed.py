@@ -317,3 +317,26 @@ def test_a_bad_max_members_is_refused_in_one_line_before_anything_is_written(tmp
     assert result.returncode == 2 and not (tmp_path / "s").exists()
     (line,) = result.stderr.strip().splitlines()
     assert line.startswith("curvegan.train: ") and "max_members" in line and "Traceback" not in line
+
+
+def test_a_packed_jobs_tensorboard_has_what_the_job_alone_logs(tmp_path):
+    """Its own events (the same tags as the job alone: quality, figures, histograms) and its settings."""
+    import yaml
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    tiny = ["trainer.max_epochs=2", "data.batches_per_epoch=30", "evaluation.num_samples=300"]
+    packed = run_cli("-m", "hydra/launcher=packed", "seed=0,1", *tiny, f"hydra.sweep.dir={tmp_path / 'packed'}")
+    alone = run_cli("seed=1", *tiny, f"hydra.run.dir={tmp_path / 'alone'}")
+    assert packed.returncode == 0 and alone.returncode == 0, packed.stderr[-2000:] + alone.stderr[-2000:]
+    guidance = {"images": 0, "scalars": 0, "histograms": 0}
+    tags = [
+        EventAccumulator(str(run / "tensorboard"), size_guidance=guidance).Reload().Tags()
+        for run in (tmp_path / "packed" / "1", tmp_path / "alone")
+    ]
+    for kind in ("scalars", "images", "histograms"):
+        assert sorted(tags[0][kind]) == sorted(tags[1][kind]) and tags[0][kind], kind
+    settings = [
+        yaml.safe_load((run / "tensorboard" / "hparams.yaml").read_text())
+        for run in (tmp_path / "packed" / "1", tmp_path / "alone")
+    ]
+    assert settings[0] == settings[1] and settings[0]["seed"] == 1

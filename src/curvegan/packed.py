@@ -271,6 +271,10 @@ def train_group(jobs: list[Job], group_dir: Path, cfg: DictConfig | None = None)
     loggers = [
         [instantiate(lg) for lg in (job.resolved.get("logger") or {}).values() if lg is not None] for job in jobs
     ]
+    for own, lone in zip(loggers, lones, strict=True):
+        for logger in own:  # what Lightning logs for a run's own loggers at fit start: the model's settings
+            logger.log_hyperparams(lone.hparams_initial)
+            logger.save()
     monitors = []
     shared = None
     for k, job in enumerate(jobs):
