@@ -64,6 +64,10 @@ def test_tensorboard_gets_a_histogram_of_fitted_a(tiny_config, tmp_path):
     train(tiny_config())
     events = EventAccumulator(str(tmp_path / "tensorboard"), size_guidance={"histograms": 0}).Reload()
     assert len(events.Histograms("histograms/a_fitted")) == 2
+    # D's view of the median member, every epoch: its scores of real and of generated curves
+    for side in ("real", "fake"):
+        (first, last) = events.Histograms(f"histograms/d_scores_{side}")
+        assert first.step < last.step and first.histogram_value.num == 840
 
 
 def test_experiment_seed_is_the_default_config_spelled_out():

@@ -340,3 +340,24 @@ def test_a_packed_jobs_tensorboard_has_what_the_job_alone_logs(tmp_path):
         for run in (tmp_path / "packed" / "1", tmp_path / "alone")
     ]
     assert settings[0] == settings[1] and settings[0]["seed"] == 1
+
+
+@pytest.mark.parametrize("model", ["mlp", "cgan", "infogan"])
+def test_ds_view_is_the_members_own_in_an_ensemble_in_a_member_alone_and_in_a_packed_jobs_view(model, tmp_path):
+    """D's view (curvegan.sampling.d_view) of member 2 of an ensemble is what member 2 alone, and a packed job
+    holding members 1–3 (its member 1), see: the same real samples, fakes and scores."""
+    from curvegan.gan import GAN
+    from curvegan.packed import JobView
+    from curvegan.sampling import d_view
+    from curvegan.train import model_of
+
+    cfg = compose_config(f"model={model}", "ensemble.size=4", "model.pack=2", run_dir=tmp_path)
+    whole = model_of(cfg)
+    single = model_of(compose_config(f"model={model}", "model.pack=2", run_dir=tmp_path))
+    single.load_state_dict(GAN.member_state_dict(whole.state_dict(), 2))
+    lone = model_of(compose_config(f"model={model}", "model.pack=2", "ensemble.size=3", run_dir=tmp_path))
+    real, fake = d_view(whole, 2, seed=7)
+    assert real.shape == fake.shape == (420,)
+    for other in (d_view(single, 0, seed=7), d_view(JobView(whole, slice(1, 4), lone), 1, seed=7)):
+        assert torch.allclose(other[0], real, atol=1e-6) and torch.allclose(other[1], fake, atol=1e-6)
+    assert not torch.allclose(d_view(whole, 1, seed=7)[1], fake)  # another member's

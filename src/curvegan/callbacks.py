@@ -22,7 +22,7 @@ from curvegan.evaluation import Evaluator
 from curvegan.images import log_image, save_gif, save_png, takes_images
 from curvegan.keys import BOOLEAN, TEXT, Rule, defaults, key, keys_of, optional, settings, whole
 from curvegan.metrics import METRICS, headline, summarize
-from curvegan.sampling import evaluation_inputs
+from curvegan.sampling import d_view, evaluation_inputs
 from curvegan.signals import StopOnSignal
 
 log = logging.getLogger(__name__)
@@ -146,6 +146,7 @@ class Monitor(L.Callback):
             inputs, _ = evaluation_inputs(gan, self.evaluate.n, self.evaluate.seed)
             median_samples = gan.generate(inputs, slice(median_member, median_member + 1))[0].float().cpu()
             fitted = family.fit_parameters(median_samples)  # [n, P]
+        d_scores = None
         for logger in loggers:
             logger.log_metrics(scalars, step=step)
             add_histogram = getattr(logger.experiment, "add_histogram", None)
@@ -156,6 +157,9 @@ class Monitor(L.Callback):
                 histograms |= {f"histograms/{p}_fitted": fitted[:, k] for k, p in enumerate(family.parameters)}
             if several:
                 histograms |= {f"histograms/members_{k}": per_member[k][~diverged] for k in family.shown}
+            if d_scores is None:  # D's view of the median member: collapse and an overconfident D show
+                d_scores = d_view(gan, median_member, self.evaluate.seed)
+            histograms |= {"histograms/d_scores_real": d_scores[0], "histograms/d_scores_fake": d_scores[1]}
             for tag, values in histograms.items():
                 values = values[values.isfinite()]
                 if len(values):  # every member diverged or every sample undefined: nothing to count

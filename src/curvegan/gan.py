@@ -167,6 +167,10 @@ class GAN(L.LightningModule):
         """D's logits [members, n / pack, 1] for samples [members, n, dim], and the codes' estimates (or None)."""
         return self.split(self.discriminator(self.d_input(samples, given)))
 
+    def member_scores(self, packed: Tensor, member: int) -> Tensor:
+        """One member's logits [1, n / pack, 1] for its inputs [1, n / pack, f] as D reads them (packed)."""
+        return self.split(self.discriminator(packed, slice(member, member + 1)))[0]
+
     def critic(self, packed: Tensor) -> Tensor:
         """D's logits for inputs already as D reads them (packed): what a gradient penalty differentiates."""
         return self.split(self.discriminator(packed))[0]

@@ -209,6 +209,9 @@ class JobView:
     def preview(self):
         return self.lone.preview
 
+    def member_scores(self, packed, member: int):
+        return self.whole.member_scores(packed, self.slice.start + member)
+
     def generate(self, inputs, members: slice | None = None):
         start, stop, _ = (members or slice(None)).indices(self.members)
         return self.whole.generate(inputs, slice(self.slice.start + start, self.slice.start + stop))

@@ -38,3 +38,30 @@ def walk(gan, steps: int = 9) -> tuple[Tensor, Tensor, list[str]]:
     inputs = z if extra is None else torch.cat([z, extra.to(z)], dim=-1)
     samples = gan.generate(inputs.reshape(-1, inputs.shape[-1]))[0].reshape(len(inputs), steps, -1).cpu()
     return samples, values, labels
+
+
+D_VIEW_SAMPLES = 840  # divisible by every pack up to 8 (and 10, 12, 14, 15): D scores whole packs
+
+
+@torch.no_grad()
+def d_view(gan, member: int, seed: int, n: int = D_VIEW_SAMPLES) -> tuple[Tensor, Tensor]:
+    """D's scores (its raw outputs: logits, or a critic's scores) of member `member` on n real samples and on n of
+    its generator's, [n / pack] each on the CPU: real ones drawn from `seed`, fakes made as training makes them
+    (noise, then what the variant gives G beside it for the same real batch), both read with what the variant gives
+    D. From generators of their own, never the training stream."""
+    rng = torch.Generator().manual_seed(seed)
+    draw = drawing_from(rng)
+    drawn = gan.family.draw((1, n), rng)
+    real = gan.family.samples(drawn).to(gan.device)
+    given = gan.variant.given(drawn, gan.family, draw)
+    z = gan.prior.sample((1, n, gan.hparams.latent_dim), draw)
+    inputs = z if given.g is None else torch.cat([z, given.g.to(z)], dim=-1)
+    fake = gan.generate(inputs[0], slice(member, member + 1))
+    dtype = next(gan.discriminator.parameters()).dtype
+    training = gan.discriminator.training
+    gan.discriminator.eval()  # as the samples are drawn: a D with batch norm reads them with its running statistics
+    try:
+        scores = [gan.member_scores(gan.d_input(samples.to(dtype), given), member) for samples in (real, fake)]
+    finally:
+        gan.discriminator.train(training)
+    return scores[0].flatten().float().cpu(), scores[1].flatten().float().cpu()
