@@ -76,3 +76,34 @@ def test_without_tensorboards_private_file_writer_images_still_reach_tensorboard
     events = EventAccumulator(str(tmp_path / "tb"), size_guidance={"images": 0}).Reload()
     (image,) = events.Images("figures/generated")
     assert (image.step, image.width, image.height) == (7, 30, 20)
+
+
+def test_an_ensemble_draws_each_metrics_spread_as_one_custom_scalars_chart(tmp_path):
+    """TensorBoard's CUSTOM SCALARS tab: per shown metric a margin chart of the median member with the members'
+    interquartile band, and the worst member; every tag it names is logged, the band holds the median."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
+    from tensorboard.plugins.custom_scalar import layout_pb2, metadata
+
+    from conftest import TINY, compose_config
+    from curvegan.train import train
+
+    train(compose_config(*TINY, "ensemble.size=6", "data=ring", run_dir=tmp_path))
+    (events,) = (tmp_path / "tensorboard").glob("events.*")
+    layouts = [
+        layout_pb2.Layout.FromString(value.tensor.string_val[0])
+        for event in EventFileLoader(str(events)).Load()
+        for value in event.summary.value
+        if value.tag == metadata.CONFIG_SUMMARY_TAG
+    ]
+    assert len(layouts) == 1
+    (category,) = layouts[0].category
+    charts = {chart.title.split(":")[0]: chart for chart in category.chart}
+    assert set(charts) == {"pacgan_modes", "hq_fraction", "mode_kl"}
+    assert "a count" in charts["pacgan_modes"].title and "a count" not in charts["hq_fraction"].title
+    scalars = EventAccumulator(str(tmp_path / "tensorboard"), size_guidance={"scalars": 0}).Reload()
+    logged = set(scalars.Tags()["scalars"])
+    band, worst = charts["hq_fraction"].margin.series
+    assert {band.value, band.lower, band.upper, worst.value} <= logged
+    for median, low, high in zip(*(scalars.Scalars(t) for t in (band.value, band.lower, band.upper)), strict=True):
+        assert low.value <= median.value <= high.value

@@ -19,7 +19,7 @@ from lightning.pytorch.utilities import rank_zero_only
 
 from curvegan.config import Evaluation
 from curvegan.evaluation import Evaluator
-from curvegan.images import log_image, save_gif, save_png, takes_images
+from curvegan.images import log_image, log_layout, save_gif, save_png, takes_images
 from curvegan.keys import BOOLEAN, TEXT, Rule, defaults, key, keys_of, optional, settings, whole
 from curvegan.metrics import METRICS, headline, summarize
 from curvegan.sampling import d_view, evaluation_inputs
@@ -134,6 +134,7 @@ class Monitor(L.Callback):
         scalars = {f"{METRICS[k].section}/{k}": v for k, v in summary.items() if k != "worst"}
         if several:
             scalars |= {f"worst/{k}": v for k, v in summary["worst"].items()}
+            scalars |= spread(per_member, ~diverged, summary)
         if diverged.any():
             scalars["members/diverged"] = float(diverged.sum())
         scalars = {k: v for k, v in scalars.items() if math.isfinite(v)}  # undefined (mode_kl): not a number to plot
@@ -146,6 +147,10 @@ class Monitor(L.Callback):
             inputs, _ = evaluation_inputs(gan, self.evaluate.n, self.evaluate.seed)
             median_samples = gan.generate(inputs, slice(median_member, median_member + 1))[0].float().cpu()
             fitted = family.fit_parameters(median_samples)  # [n, P]
+        if several and not self.plots.get("layout"):  # this process's first measurement: the spread's charts
+            shown = [k for k in (*family.shown, *gan.variant.shown) if k in summary["worst"]]
+            log_layout(loggers, spread_layout(shown))
+            self.plots["layout"] = True
         d_scores = None
         for logger in loggers:
             logger.log_metrics(scalars, step=step)
@@ -265,6 +270,45 @@ class Monitor(L.Callback):
             frames = [frame for frame in frames if frame.is_file()]
             if frames:
                 save_gif(frames, path, self.gif_frame_ms)
+
+
+def spread(per_member: dict, kept: torch.Tensor, summary: dict) -> dict[str, float]:
+    """`spread/<metric>_q25` and `_q75`: the interquartile band over the kept members of each metric with a
+    direction, at the steps where its median is defined (a margin chart needs all three at each step); a member
+    whose value is undefined (mode_kl without a high-quality sample) is left out of the band."""
+    out = {}
+    for name, values in per_member.items():
+        if not METRICS[name].better or not math.isfinite(summary.get(name, math.nan)):
+            continue
+        values = values[kept].double()
+        values = values[values.isfinite()]
+        if len(values):
+            out |= {f"spread/{name}_q{q}": values.quantile(q / 100).item() for q in (25, 75)}
+    return out
+
+
+def spread_layout(names: list[str]):
+    """TensorBoard's custom scalars layout (its CUSTOM SCALARS tab): for each metric one margin chart of the
+    median member with the members' interquartile band, and the worst member."""
+    from tensorboard.plugins.custom_scalar import layout_pb2
+
+    charts = []
+    for name in names:
+        metric = METRICS[name]
+        tag = f"{metric.section}/{name}"
+        title = (
+            f"{name}: the median member, the middle half of the members (band), the worst ({metric.better} is better)"
+        )
+        if metric.undefined:
+            title += "; the band leaves out members where it is undefined"
+        if metric.count:
+            title += "; a count: set smoothing to 0 to see whole numbers"
+        series = [
+            layout_pb2.MarginChartContent.Series(value=tag, lower=f"spread/{name}_q25", upper=f"spread/{name}_q75"),
+            layout_pb2.MarginChartContent.Series(value=f"worst/{name}", lower=f"worst/{name}", upper=f"worst/{name}"),
+        ]
+        charts.append(layout_pb2.Chart(title=title, margin=layout_pb2.MarginChartContent(series=series)))
+    return layout_pb2.Layout(category=[layout_pb2.Category(title="the members' spread", chart=charts)])
 
 
 def values(per_member: dict, names: list[str], k: int | None = None) -> str:

@@ -52,6 +52,24 @@ def log_image(loggers: list, tag: str, image: np.ndarray, step: int) -> None:
             logger.log_image(tag, [image], step=step)
 
 
+def log_layout(loggers: list, layout) -> None:
+    """A custom scalars layout (tensorboard.plugins.custom_scalar's Layout, with margin charts of several series)
+    to every TensorBoard logger, as the summary torch's add_custom_scalars writes (its layout holds one series a
+    chart; TensorBoard's own helper needs TensorFlow)."""
+    from tensorboard.compat.proto.summary_pb2 import Summary, SummaryMetadata
+    from tensorboard.compat.proto.tensor_pb2 import TensorProto
+    from tensorboard.compat.proto.tensor_shape_pb2 import TensorShapeProto
+    from tensorboard.plugins.custom_scalar import metadata
+
+    plugin = SummaryMetadata(plugin_data=SummaryMetadata.PluginData(plugin_name=metadata.PLUGIN_NAME))
+    tensor = TensorProto(dtype="DT_STRING", string_val=[layout.SerializeToString()], tensor_shape=TensorShapeProto())
+    summary = Summary(value=[Summary.Value(tag=metadata.CONFIG_SUMMARY_TAG, tensor=tensor, metadata=plugin)])
+    for logger in loggers:
+        writer = tensorboard_file_writer(logger.experiment)
+        if writer is not None:
+            writer.add_summary(summary)
+
+
 def png(image: np.ndarray, colors: int | None = None) -> bytes:
     """An RGB image as a PNG: full colour, or of `colors` colours (smaller; a GIF frame has at most 256)."""
 

@@ -27,6 +27,7 @@ class Metric:
     log_scale: bool = False  # spread over decades: the report's figure uses a log axis
     section: str = "quality"  # TensorBoard's section for it (quality/<name>; generic/<name> for the generic ones)
     undefined: bool = False  # may be undefined (NaN, null in metrics.json) for a member that has no such value
+    count: bool = False  # a whole number (of modes): TensorBoard's smoothing shows it as a fraction
 
     @property
     def worst_is_largest(self) -> bool:
@@ -62,13 +63,18 @@ HQ_FRACTION = declare(
     headline=True,
 )
 MODES_CAPTURED = declare(
-    "modes_captured", "higher", "modes that are the nearest of at least n/(5·M) high-quality samples", headline=True
+    "modes_captured",
+    "higher",
+    "modes that are the nearest of at least n/(5·M) high-quality samples",
+    headline=True,
+    count=True,
 )
 PACGAN_MODES = declare(
     "pacgan_modes",
     "higher",
     "modes that hold at least one high-quality sample (PacGAN's 'modes', Lin et al. 2018)",
     headline=True,
+    count=True,
 )
 MODE_KL = declare(
     "mode_kl",
