@@ -52,29 +52,35 @@ def plain_copy(net) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
-def fit_plain(model):
-    """The seed's loop, written out by hand over the same data and noise stream (Adam as curvegan's: fused)."""
+def plain_batches(model):
+    """The seed's networks as plain ones, their Adams (curvegan's: fused), the noise stream, and each real batch in
+    training's order: (G, D, g_opt, d_opt, noise) once, then every batch [batch, points] of the one member."""
     G, D = plain_copy(model.generator), plain_copy(model.discriminator)
     g_opt = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999), fused=True)
     d_opt = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999), fused=True)
     noise = torch.Generator().manual_seed(0)
     dm = RealData(Quadratic(batches_per_epoch=BATCHES), seed=0)
-    for epoch in range(EPOCHS):
-        for a in dm.epoch_draws(epoch):
-            for real in dm.family.samples(a)[:, 0]:  # [batch, points]: the one member's batch
-                fake = G(torch.randn(len(real), 10, generator=noise))
-                real_out, fake_out = D(real), D(fake.detach())
-                d_loss = F.binary_cross_entropy_with_logits(real_out, torch.ones_like(real_out)) + (
-                    F.binary_cross_entropy_with_logits(fake_out, torch.zeros_like(fake_out))
-                )
-                d_opt.zero_grad()
-                d_loss.backward()
-                d_opt.step()
-                out = D(fake)
-                g_loss = F.binary_cross_entropy_with_logits(out, torch.ones_like(out))
-                g_opt.zero_grad()
-                g_loss.backward()
-                g_opt.step()
+    batches = (real for epoch in range(EPOCHS) for a in dm.epoch_draws(epoch) for real in dm.family.samples(a)[:, 0])
+    return (G, D, g_opt, d_opt, noise), batches
+
+
+def fit_plain(model):
+    """The seed's loop, written out by hand over the same data and noise stream (Adam as curvegan's: fused)."""
+    (G, D, g_opt, d_opt, noise), batches = plain_batches(model)
+    for real in batches:  # [batch, points]: the one member's batch
+        fake = G(torch.randn(len(real), 10, generator=noise))
+        real_out, fake_out = D(real), D(fake.detach())
+        d_loss = F.binary_cross_entropy_with_logits(real_out, torch.ones_like(real_out)) + (
+            F.binary_cross_entropy_with_logits(fake_out, torch.zeros_like(fake_out))
+        )
+        d_opt.zero_grad()
+        d_loss.backward()
+        d_opt.step()
+        out = D(fake)
+        g_loss = F.binary_cross_entropy_with_logits(out, torch.ones_like(out))
+        g_opt.zero_grad()
+        g_loss.backward()
+        g_opt.step()
     return G, D
 
 
@@ -382,27 +388,21 @@ def test_without_torchs_private_fused_adam_the_lean_path_takes_adams_own_step_wi
 def fit_plain_together(model):
     """PacGAN's simultaneous updates written out by hand: one forward pass, D's gradient from D's loss, G's from
     G's, then both steps."""
-    G, D = plain_copy(model.generator), plain_copy(model.discriminator)
-    g_opt = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999), fused=True)
-    d_opt = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999), fused=True)
-    noise = torch.Generator().manual_seed(0)
-    dm = RealData(Quadratic(batches_per_epoch=BATCHES), seed=0)
-    for epoch in range(EPOCHS):
-        for a in dm.epoch_draws(epoch):
-            for real in dm.family.samples(a)[:, 0]:
-                fake = G(torch.randn(len(real), 10, generator=noise))
-                real_out, fake_out = D(real), D(fake)
-                d_loss = F.binary_cross_entropy_with_logits(real_out, torch.ones_like(real_out)) + (
-                    F.binary_cross_entropy_with_logits(fake_out, torch.zeros_like(fake_out))
-                )
-                g_loss = F.binary_cross_entropy_with_logits(fake_out, torch.ones_like(fake_out))
-                d_grads = torch.autograd.grad(d_loss, list(D.parameters()), retain_graph=True)
-                g_grads = torch.autograd.grad(g_loss, list(G.parameters()))
-                for net, grads in ((D, d_grads), (G, g_grads)):
-                    for p, g in zip(net.parameters(), grads, strict=True):
-                        p.grad = g
-                d_opt.step()
-                g_opt.step()
+    (G, D, g_opt, d_opt, noise), batches = plain_batches(model)
+    for real in batches:
+        fake = G(torch.randn(len(real), 10, generator=noise))
+        real_out, fake_out = D(real), D(fake)
+        d_loss = F.binary_cross_entropy_with_logits(real_out, torch.ones_like(real_out)) + (
+            F.binary_cross_entropy_with_logits(fake_out, torch.zeros_like(fake_out))
+        )
+        g_loss = F.binary_cross_entropy_with_logits(fake_out, torch.ones_like(fake_out))
+        d_grads = torch.autograd.grad(d_loss, list(D.parameters()), retain_graph=True)
+        g_grads = torch.autograd.grad(g_loss, list(G.parameters()))
+        for net, grads in ((D, d_grads), (G, g_grads)):
+            for p, g in zip(net.parameters(), grads, strict=True):
+                p.grad = g
+        d_opt.step()
+        g_opt.step()
     return G, D
 
 

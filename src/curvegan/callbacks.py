@@ -167,8 +167,12 @@ class Monitor(L.Callback):
             histograms |= {"histograms/d_scores_real": d_scores[0], "histograms/d_scores_fake": d_scores[1]}
             for tag, values in histograms.items():
                 values = values[values.isfinite()]
-                if len(values):  # every member diverged or every sample undefined: nothing to count
+                if not len(values):  # every member diverged or every sample undefined: nothing to count
+                    continue
+                try:
                     add_histogram(tag, values, step)
+                except ValueError:  # values TensorBoard cannot bin (near float32's range): that histogram is left out
+                    continue
 
         if drawn or self.gif_path:  # no figure where none is shown
             self.draw(gan, drawn, ranking, median_member, per_member, diverged, summary, fitted, epoch, step)

@@ -40,7 +40,7 @@ def walk(gan, steps: int = 9) -> tuple[Tensor, Tensor, list[str]]:
     return samples, values, labels
 
 
-D_VIEW_SAMPLES = 840  # divisible by every pack up to 8 (and 10, 12, 14, 15): D scores whole packs
+D_VIEW_SAMPLES = 840  # divisible by every pack up to 8 (and 10, 12, 14, 15); rounded up to whole packs otherwise
 
 
 @torch.no_grad()
@@ -49,6 +49,8 @@ def d_view(gan, member: int, seed: int, n: int = D_VIEW_SAMPLES) -> tuple[Tensor
     its generator's, [n / pack] each on the CPU: real ones drawn from `seed`, fakes made as training makes them
     (noise, then what the variant gives G beside it for the same real batch), both read with what the variant gives
     D. From generators of their own, never the training stream."""
+    pack = gan.hparams.pack
+    n = -(-n // pack) * pack  # whole packs
     rng = torch.Generator().manual_seed(seed)
     draw = drawing_from(rng)
     drawn = gan.family.draw((1, n), rng)
