@@ -361,3 +361,44 @@ def test_ds_view_is_the_members_own_in_an_ensemble_in_a_member_alone_and_in_a_pa
     for other in (d_view(single, 0, seed=7), d_view(JobView(whole, slice(1, 4), lone), 1, seed=7)):
         assert torch.allclose(other[0], real, atol=1e-6) and torch.allclose(other[1], fake, atol=1e-6)
     assert not torch.allclose(d_view(whole, 1, seed=7)[1], fake)  # another member's
+
+
+@pytest.mark.parametrize("path", ["runs of shared betas", "every member at once"])
+def test_memberwise_adam_past_eight_settings_steps_as_one_fused_adam_per_setting(path):
+    """Past 8 runs of settings, MemberwiseAdam leaves the fused kernel per run (a sweep packs many): by runs of
+    shared betas scaled by each member's rate, or the formula over every member at once. Both make the steps a
+    fused Adam per setting makes, to float32 rounding."""
+    from curvegan.memberwise import MemberwiseAdam
+
+    members = 24
+    lr = torch.tensor([1e-4 * (1 + k // 2) for k in range(members)])  # 12 settings of 2 members
+    beta1 = (
+        [0.5 if k < 12 else 0.0 for k in range(members)]
+        if path.startswith("runs")
+        else [k / 30 for k in range(members)]
+    )
+    betas = torch.tensor([[b, 0.999] for b in beta1])
+    grads = torch.Generator().manual_seed(0)
+
+    def weights():
+        return [torch.nn.Parameter(torch.ones(members, 6, 5)), torch.nn.Parameter(torch.zeros(members, 1, 5))]
+
+    ours = weights()
+    theirs = [[torch.nn.Parameter(p[k : k + 1].detach().clone()) for p in weights()] for k in range(members)]
+    adam = MemberwiseAdam(ours, lr, betas)
+    assert len(adam.runs) > adam.FUSED_RUNS and (len(adam.beta_runs) > adam.FUSED_RUNS) == path.startswith("every")
+    alone = [
+        torch.optim.Adam(theirs[k], lr=float(lr[k]), betas=tuple(betas[k].tolist()), fused=True) for k in range(members)
+    ]
+    for _ in range(20):
+        drawn = [torch.randn(p.shape, generator=grads) for p in ours]
+        for p, g in zip(ours, drawn, strict=True):
+            p.grad = g.clone()
+        adam.step()
+        for k, optimizer in enumerate(alone):
+            for p, g in zip(optimizer.param_groups[0]["params"], drawn, strict=True):
+                p.grad = g[k : k + 1].clone()
+            optimizer.step()
+    for i, mine in enumerate(ours):
+        own = torch.cat([theirs[k][i] for k in range(members)])
+        assert (mine - own).abs().max() <= 1e-6

@@ -35,6 +35,21 @@ def blocks_of(seed: Any, members: int, sizes: Sequence[int] | None = None) -> li
     return out
 
 
+def of_config(cfg) -> tuple[Any, list[int] | None]:
+    """A run config's seed (a number, or a list of one per member) and ensemble.blocks, as plain values."""
+    from omegaconf import OmegaConf
+
+    seed, sizes = cfg.seed, cfg.ensemble.get("blocks")
+    seed = OmegaConf.to_container(seed, resolve=True) if OmegaConf.is_list(seed) else seed
+    return seed, None if sizes is None else [int(size) for size in sizes]
+
+
+def of_run(cfg) -> list[tuple[int, slice]]:
+    """(seed, members) of each block of a run config."""
+    seed, sizes = of_config(cfg)
+    return blocks_of(seed, int(cfg.ensemble.size), sizes)
+
+
 def wrong_blocks(seed: Any, members: int, sizes: Any) -> tuple[str, Any, str] | None:
     """(key, value, allowed) where ensemble.blocks does not split the ensemble, or a block's members do not
     share a seed; None when they are right."""

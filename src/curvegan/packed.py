@@ -120,24 +120,20 @@ def groups_of(jobs: list[Job], max_members: int) -> list[list[Job]]:
 
 def per_member(job: Job, path: str, rule) -> list:
     """A job's value of a member-wise key, one per member of the job (the seed: each member's block's)."""
-    from curvegan.blocks import blocks_of
+    from curvegan.blocks import of_run
 
+    if path == "seed":
+        return [seed for seed, members in of_run(job.resolved) for _ in range(members.start, members.stop)]
     value = OmegaConf.select(job.resolved, path)
     value = OmegaConf.to_container(value) if OmegaConf.is_config(value) else value
-    if path == "seed":
-        return [
-            s for s, members in blocks_of(value, job.size, block_sizes(job)) for _ in range(members.start, members.stop)
-        ]
     return list(value) if rule.per_member(value) else [value] * job.size
 
 
 def block_sizes(job: Job) -> list[int]:
     """The sizes of the job's blocks (one, unless the job gives several seeds)."""
-    from curvegan.blocks import blocks_of
+    from curvegan.blocks import of_run
 
-    seed, sizes = job.resolved.seed, job.resolved.ensemble.get("blocks")
-    seed = OmegaConf.to_container(seed) if OmegaConf.is_config(seed) else seed
-    return [m.stop - m.start for _, m in blocks_of(seed, job.size, None if sizes is None else list(sizes))]
+    return [members.stop - members.start for _, members in of_run(job.resolved)]
 
 
 def group_name(jobs: list[Job]) -> str:

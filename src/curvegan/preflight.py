@@ -211,6 +211,7 @@ NOT_COMPARED = {"log_every_n_updates", "preview_samples", "lean_steps"}  # setti
 
 def model_settings(cfg: DictConfig) -> dict:
     """What the model of this config is built from, as its checkpoint records it (GAN's hyperparameters)."""
+    from curvegan.blocks import of_config
     from curvegan.registry import complete_node
 
     model = OmegaConf.to_container(cfg.model, resolve=True)
@@ -219,8 +220,8 @@ def model_settings(cfg: DictConfig) -> dict:
     return {
         "family": complete_node("family", OmegaConf.to_container(cfg.data, resolve=True), "data"),
         "members": cfg.ensemble.size,
-        "seed": OmegaConf.to_container(cfg, resolve=True)["seed"],
-        "blocks": None if cfg.ensemble.get("blocks") is None else list(cfg.ensemble.blocks),
+        "seed": of_config(cfg)[0],
+        "blocks": of_config(cfg)[1],
         "objective": complete_node("objective", OmegaConf.to_container(cfg.objective, resolve=True), "objective"),
         **{k: complete_node(kinds[k], v, f"model.{k}") if k in kinds else v for k, v in model.items()},
     }

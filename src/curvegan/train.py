@@ -57,11 +57,6 @@ def cpu_threads(cfg: DictConfig) -> int | None:
     return cfg.cpu_threads
 
 
-def first_seed(seed) -> int:
-    """The seed of the first block (curvegan.blocks): every block seeds its own weights and streams."""
-    return int(seed[0]) if isinstance(seed, list | tuple) or OmegaConf.is_list(seed) else int(seed)
-
-
 def collect_from_here() -> None:
     """Python's garbage collection from here on, for what training makes, not what start-up made.
 
@@ -86,8 +81,8 @@ def build(cfg: DictConfig, extra_callbacks: tuple = ()):
     from curvegan.data import RealData
 
     model = model_of(cfg)
-    blocks = None if cfg.ensemble.get("blocks") is None else list(cfg.ensemble.blocks)
-    datamodule = RealData(model.family, members=cfg.ensemble.size, seed=model.hparams.seed, sizes=blocks)
+    hp = model.hparams
+    datamodule = RealData(model.family, members=cfg.ensemble.size, seed=hp.seed, sizes=hp.blocks)
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c is not None]
     callbacks += list(extra_callbacks)
     loggers = [instantiate(lg) for lg in (cfg.get("logger") or {}).values() if lg is not None]
@@ -102,10 +97,10 @@ def model_of(cfg: DictConfig):
     from hydra.utils import get_object
 
     from curvegan import registry
+    from curvegan.blocks import of_config
 
     family = registry.build("family", OmegaConf.to_container(cfg.data, resolve=True), "data")
-    seed = OmegaConf.to_container(cfg, resolve=True)["seed"]
-    blocks = None if cfg.ensemble.get("blocks") is None else list(cfg.ensemble.blocks)
+    seed, blocks = of_config(cfg)
     settings = OmegaConf.to_container(cfg.model, resolve=True)
     return get_object(settings.pop("_target_"))(
         family=family,
@@ -168,7 +163,9 @@ def prepare(cfg: DictConfig, run_dir: Path) -> None:
         )
     if threads := cpu_threads(cfg):
         torch.set_num_threads(threads)
-    L.seed_everything(first_seed(cfg.seed), verbose=False)
+    from curvegan.blocks import of_run
+
+    L.seed_everything(of_run(cfg)[0][0], verbose=False)  # the first block's seed: each seeds its own weights
 
 
 def fit(cfg: DictConfig, run_dir: Path, datamodule, model, callbacks: list, trainer, then):
