@@ -303,14 +303,12 @@ def train_group(jobs: list[Job], group_dir: Path, cfg: DictConfig | None = None)
 
 def finish_jobs(jobs, model, lones, monitors, loggers, trainer, group_dir: Path, seconds: float) -> None:
     """After the group's fit: each job's metrics.json, samples.npy and checkpoints/last.ckpt in its own dir."""
-    import json
-
     import torch
     from hydra.utils import instantiate
 
     from curvegan.evaluation import Evaluator, final
-    from curvegan.files import write_bytes
-    from curvegan.results import strict_json, summary_line
+    from curvegan.files import checkpoint_io
+    from curvegan.results import summary_line, write_metrics
 
     model.to(trainer.strategy.root_device)
     packed_last = group_dir / "checkpoints" / "last.ckpt"
@@ -331,12 +329,11 @@ def finish_jobs(jobs, model, lones, monitors, loggers, trainer, group_dir: Path,
             "seconds": round(seconds, 3),
         }
         metrics["history"] = monitor.history if monitor else []
-        text = json.dumps(strict_json(metrics), indent=2, allow_nan=False) + "\n"
-        write_bytes(job.dir / "metrics.json", text.encode())
+        write_metrics(job.dir, metrics)
         if packed is not None and (job.resolved.get("callbacks") or {}).get("checkpoint") is not None:
             callbacks = [instantiate(c) for c in (job.resolved.get("callbacks") or {}).values() if c is not None]
             ckpt = split_checkpoint(packed, k, jobs, model, lones[k], callbacks, group_dir)
-            save_checkpoint(ckpt, job.dir / "checkpoints" / "last.ckpt")
+            checkpoint_io().save_checkpoint(ckpt, job.dir / "checkpoints" / "last.ckpt")  # whole or not at all
         for logger in loggers[k]:
             logger.finalize("success")
         job.lines = [epoch_line(entry, job.size, trainer.max_epochs) for entry in metrics["history"]]
@@ -351,16 +348,6 @@ def epoch_line(entry: dict, members: int, epochs: int) -> str:
     latest = {k: v for k, v in entry.items() if k not in ("epoch", "step", "worst")}
     median = "median " if members > 1 else ""
     return f"epoch {entry['epoch']}/{epochs} · {entry['step']} G updates · {median}{headline(latest)}"
-
-
-def save_checkpoint(ckpt: dict, path: Path) -> None:
-    import torch
-
-    from curvegan.files import atomic
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic(path) as partial:
-        torch.save(ckpt, partial)
 
 
 # --- a job's checkpoint -------------------------------------------------------------------------------------

@@ -48,10 +48,15 @@ def finish(cfg: DictConfig, model, trainer, callbacks: list, seconds: float) -> 
     metrics |= {"ensemble_size": model.members, "steps": model.g_updates, "seconds": round(seconds, 3)}
     if trainer.is_global_zero:
         metrics["history"] = monitor.history if monitor else []
-        text = json.dumps(strict_json(metrics), indent=2, allow_nan=False) + "\n"
-        write_bytes(run_dir / "metrics.json", text.encode())
+        write_metrics(run_dir, metrics)
         print(summary_line(metrics, seconds) + f"\nrun dir: {run_dir}")
     return metrics
+
+
+def write_metrics(run_dir: Path, metrics: dict) -> None:
+    """metrics.json, strict JSON, written whole or not at all."""
+    text = json.dumps(strict_json(metrics), indent=2, allow_nan=False) + "\n"
+    write_bytes(run_dir / "metrics.json", text.encode())
 
 
 def summary_line(metrics: dict, seconds: float) -> str:
