@@ -319,6 +319,20 @@ def test_a_bad_max_members_is_refused_in_one_line_before_anything_is_written(tmp
     assert line.startswith("curvegan.train: ") and "max_members" in line and "Traceback" not in line
 
 
+@pytest.mark.parametrize("bad", ["model.nosuch=1", "objective=nosuch", "model.betas=[0.5]x"])
+def test_a_sweep_that_cannot_compose_is_refused_as_the_basic_launcher_refuses_it(tmp_path, bad):
+    """The sweeper checks every job's composition before launching (through the launcher's shared composition,
+    curvegan.packed.ComposingLoader): the same one line as Hydra's basic launcher, and nothing written."""
+    lines = []
+    for launcher in ("basic", "packed"):
+        out = tmp_path / launcher
+        result = run_cli("-m", f"hydra/launcher={launcher}", "model.g_lr=1e-4,2e-4", bad, f"hydra.sweep.dir={out}")
+        assert result.returncode != 0 and not out.exists(), launcher
+        (line,) = result.stderr.strip().splitlines()
+        lines.append(line)
+    assert lines[0] == lines[1] and "Traceback" not in lines[1]
+
+
 def test_a_packed_jobs_tensorboard_has_what_the_job_alone_logs(tmp_path):
     """Its own events (the same tags as the job alone: quality, figures, histograms) and its settings."""
     import yaml

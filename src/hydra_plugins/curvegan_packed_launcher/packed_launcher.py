@@ -5,7 +5,7 @@ into one ensemble each, and leaves every job's dir as if it had run alone: the w
     python -m curvegan.train -m hydra/launcher=packed model.g_lr=1e-4,2e-4,4e-4 seed=0,1,2,3
     python -m curvegan.train -m hydra/launcher=packed hydra.launcher.max_members=256 ...
 
-Imported at every Hydra start-up (plugin discovery): it imports neither torch nor curvegan until it launches."""
+Imported at every Hydra start-up (plugin discovery): it imports neither torch nor curvegan until a sweep sets it up."""
 
 # (no `from __future__ import annotations`: Hydra's plugin scan runs this module outside sys.modules, where a
 # dataclass cannot read string annotations)
@@ -59,6 +59,9 @@ class PackedLauncher(Launcher):
 
     def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
         self.check()  # before the sweeper writes anything
+        from curvegan.packed import composing
+
+        composing(hydra_context)  # the sweeper's check of each batch and the launch share one composition
         self.config, self.hydra_context, self.task_function = config, hydra_context, task_function
 
     def check(self) -> None:
