@@ -29,7 +29,7 @@ def test_no_undefined_value_reaches_a_logger_and_scalars_histograms_and_figures_
     values = [e.value for tag in tags["scalars"] for e in events.Scalars(tag)]
     assert values and all(math.isfinite(v) for v in values)
     if math.isnan(metrics["mode_kl"]):
-        assert "quality/mode_kl" not in tags["scalars"]
+        assert "1_quality/mode_kl" not in tags["scalars"]
     assert all(t.startswith("histograms/") for t in tags["histograms"])
     assert all(t.startswith("figures/") for t in tags["images"])
     assert not any(t.startswith(("histograms/", "figures/")) for t in tags["scalars"])

@@ -1,5 +1,5 @@
 """The experiment trackers users already have: MLflow (a local sqlite store) and Weights & Biases (offline)
-record the train/* losses and the quality/* metrics (the [mlflow] and [wandb] extras)."""
+record the 2_train/* losses and the 1_quality/* metrics (the [mlflow] and [wandb] extras)."""
 
 import json
 import struct
@@ -46,9 +46,9 @@ def test_mlflow_records_the_losses_and_every_epochs_quality_and_makes_no_network
     client = MlflowClient(store)
     (run,) = client.search_runs([client.get_experiment_by_name("curvegan").experiment_id])
     assert run.info.run_name == "tiny"
-    assert {"train/g_loss", "train/d_loss", "quality/shape_rmse", "worst/a_w1"} <= set(run.data.metrics)
+    assert {"2_train/g_loss", "2_train/d_loss", "1_quality/shape_rmse", "worst/a_w1"} <= set(run.data.metrics)
     history = json.loads((tmp_path / "run" / "metrics.json").read_text())["history"]
-    recorded = client.get_metric_history(run.info.run_id, "quality/a_w1")
+    recorded = client.get_metric_history(run.info.run_id, "1_quality/a_w1")
     assert [(m.step, m.value) for m in recorded] == [(h["step"], pytest.approx(h["a_w1"])) for h in history]
 
 
@@ -94,10 +94,11 @@ def test_wandb_offline_records_the_losses_and_every_epochs_quality(tmp_path):
     deadline = time.monotonic() + 10
     while True:
         rows = wandb_history(log)
-        complete = any("train/g_loss" in row for row in rows) and sum("quality/a_w1" in r for r in rows) >= len(history)
+        logged = sum("1_quality/a_w1" in r for r in rows)
+        complete = any("2_train/g_loss" in row for row in rows) and logged >= len(history)
         if complete or time.monotonic() > deadline:
             break
         time.sleep(0.2)
-    assert any("train/g_loss" in row and "train/d_loss" in row for row in rows)
-    quality = [row["quality/a_w1"] for row in rows if "quality/a_w1" in row]
+    assert any("2_train/g_loss" in row and "2_train/d_loss" in row for row in rows)
+    quality = [row["1_quality/a_w1"] for row in rows if "1_quality/a_w1" in row]
     assert quality == [pytest.approx(h["a_w1"]) for h in history]

@@ -54,9 +54,9 @@ def test_a_mixture_run_reports_the_mode_metrics_and_shows_them_in_tensorboard(tm
     assert [0 <= h["hq_fraction"] <= 1 for h in written["history"]] == [True, True]
     events = EventAccumulator(str(tmp_path / "tensorboard"), size_guidance={"images": 0}).Reload()
     scalars = set(events.Tags()["scalars"])
-    assert {"quality/modes_captured", "quality/hq_fraction"} <= scalars
+    assert {"1_quality/modes_captured", "1_quality/hq_fraction"} <= scalars
     # mode_kl is undefined while no sample lands in a mode: then it is left out, never drawn as a number
-    assert ("quality/mode_kl" in scalars) == any(h["mode_kl"] is not None for h in written["history"])  # null in JSON
+    assert ("1_quality/mode_kl" in scalars) == any(h["mode_kl"] is not None for h in written["history"])  # null in JSON
     assert len(events.Images("figures/a_histogram")) == 2  # a* against the modes, each epoch
 
 

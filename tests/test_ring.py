@@ -103,7 +103,7 @@ def test_a_ring_run_trains_logs_a_scatter_samples_and_reports(tmp_path, capsys):
     written = json.loads((run_dir / "metrics.json").read_text())
     assert [0 <= m["pacgan_modes"] <= 8 for m in written["members"]] == [True, True]
     events = EventAccumulator(str(run_dir / "tensorboard"), size_guidance={"images": 0}).Reload()
-    assert len(events.Images("figures/generated")) == 2 and "quality/pacgan_modes" in events.Tags()["scalars"]
+    assert len(events.Images("figures/generated")) == 2 and "1_quality/pacgan_modes" in events.Tags()["scalars"]
 
     out = tmp_path / "points.npy"
     drawn = sample(sample_cfg(ckpt_path=str(run_dir / "checkpoints/last.ckpt"), member=1, out=str(out), n=500))

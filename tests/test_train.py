@@ -27,22 +27,24 @@ def test_short_cpu_run_leaves_everything_a_user_looks_for(tiny_config, tmp_path)
     assert (tmp_path / "progress.gif").stat().st_size > 0
 
     events = EventAccumulator(str(tmp_path / "tensorboard"), size_guidance={"images": 0}).Reload()
-    assert "figures/generated" in events.Tags()["images"]  # the first section of TensorBoard's dashboard
+    # TensorBoard's default dashboard sorts its sections by name and opens the first two: quality, then training
+    sections = sorted({tag.split("/")[0] for tags in events.Tags().values() if isinstance(tags, list) for tag in tags})
+    assert sections[:3] == ["1_quality", "2_train", "figures"]
     assert len(events.Images("figures/generated")) == 2  # one figure per epoch
     scalars = events.Tags()["scalars"]
     for tag in (
-        "train/g_loss",
-        "train/d_loss",
-        "train/p_real",
-        "train/p_fake",
-        "quality/shape_rmse",
-        "quality/a_w1",
+        "2_train/g_loss",
+        "2_train/d_loss",
+        "2_train/p_real",
+        "2_train/p_fake",
+        "1_quality/shape_rmse",
+        "1_quality/a_w1",
     ):
         assert tag in scalars
-    # the x axis is G updates; train/* at the end of each training_step that passes a multiple of
+    # the x axis is G updates; 2_train/* at the end of each training_step that passes a multiple of
     # model.log_every_n_updates (10): each takes the epoch's 20 batches here
-    assert [e.step for e in events.Scalars("quality/a_w1")] == [20, 40]
-    assert [e.step for e in events.Scalars("train/g_loss")] == [20, 40]
+    assert [e.step for e in events.Scalars("1_quality/a_w1")] == [20, 40]
+    assert [e.step for e in events.Scalars("2_train/g_loss")] == [20, 40]
     # TensorBoard shows the figure in full colour; the GIF's frame is the same picture in 64 colours
     from PIL import Image
 
@@ -56,7 +58,7 @@ def test_short_cpu_run_leaves_everything_a_user_looks_for(tiny_config, tmp_path)
 def test_csv_logger_and_no_logger_runs(tmp_path):
     train(compose_config(*TINY, "logger=csv", run_dir=tmp_path / "csv"))
     logged = (tmp_path / "csv" / "csv" / "metrics.csv").read_text()
-    assert "train/g_loss" in logged and "quality/shape_rmse" in logged
+    assert "2_train/g_loss" in logged and "1_quality/shape_rmse" in logged
 
     metrics = train(compose_config(*TINY, "logger=none", "trainer.max_epochs=1", run_dir=tmp_path / "none"))
     assert metrics["steps"] == 20
@@ -95,7 +97,7 @@ def test_an_ensemble_run_reports_every_member_and_their_median_and_worst(tiny_co
 
     events = EventAccumulator(str(tmp_path / "tensorboard"), size_guidance={"images": 0, "histograms": 0}).Reload()
     scalars = events.Tags()["scalars"]
-    assert {"quality/shape_rmse", "worst/shape_rmse", "worst/a_w1"} <= set(scalars)
+    assert {"1_quality/shape_rmse", "worst/shape_rmse", "worst/a_w1"} <= set(scalars)
     assert [e.value for e in events.Scalars("worst/a_w1")][-1] == pytest.approx(written["worst"]["a_w1"])
     assert "members/diverged" not in scalars  # none diverged: no flat zero to read
     assert {"histograms/members_shape_rmse", "histograms/members_a_w1"} <= set(events.Tags()["histograms"])

@@ -113,7 +113,7 @@ def test_a_variant_ensemble_reports_its_metric_per_member_and_in_tensorboard(var
     assert written[metric] == pytest.approx(sorted(m[metric] for m in written["members"])[1])
     assert metric in written["worst"] and [metric in h for h in written["history"]] == [True, True]
     events = EventAccumulator(str(run_dir / "tensorboard"), size_guidance={"images": 0}).Reload()
-    assert f"quality/{metric}" in events.Tags()["scalars"] and f"worst/{metric}" in events.Tags()["scalars"]
+    assert f"1_quality/{metric}" in events.Tags()["scalars"] and f"worst/{metric}" in events.Tags()["scalars"]
     assert len(events.Images("figures/generated")) == 2
 
 

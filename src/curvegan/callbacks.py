@@ -24,6 +24,7 @@ from curvegan.keys import BOOLEAN, TEXT, Rule, defaults, key, keys_of, optional,
 from curvegan.metrics import METRICS, headline, summarize
 from curvegan.sampling import d_view, evaluation_inputs
 from curvegan.signals import StopOnSignal
+from curvegan.training_log import NAMES
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +87,12 @@ class Monitor(L.Callback):
         gif_path: str | None = key(None, optional(TEXT), "progress.gif's path; null: no GIF")
         gif_frame_ms: int = key(400, whole(1), "each GIF frame's duration")
         members_shown: int = key(16, whole(1, 16), "panels in the figure: members from best to worst")
+        degenerate_metrics: bool = key(
+            False,
+            BOOLEAN,
+            "also log the generic metrics the family declares degenerate (curves: precision, recall, density,"
+            " coverage; docs/metrics.md); metrics.json and the report have them either way",
+        )
 
     def __init__(self, **config):
         self.config = c = settings(type(self), config)
@@ -131,10 +138,11 @@ class Monitor(L.Callback):
         median_member = ranking[(len(ranking) - 1 - int(diverged.sum())) // 2]
         several = gan.members > 1
         # The family's and the variant's own metrics, then the generic ones and the worst members, each a section.
-        scalars = {f"{METRICS[k].section}/{k}": v for k, v in summary.items() if k != "worst"}
+        hidden = {"worst"} | (set() if self.config.degenerate_metrics else set(gan.family.degenerate))
+        scalars = {f"{METRICS[k].section}/{k}": v for k, v in summary.items() if k not in hidden}
         if several:
-            scalars |= {f"worst/{k}": v for k, v in summary["worst"].items()}
-            scalars |= spread(per_member, ~diverged, summary)
+            scalars |= {f"worst/{k}": v for k, v in summary["worst"].items() if k not in hidden}
+            scalars |= spread({k: v for k, v in per_member.items() if k not in hidden}, ~diverged, summary)
         if diverged.any():
             scalars["members/diverged"] = float(diverged.sum())
         scalars = {k: v for k, v in scalars.items() if math.isfinite(v)}  # undefined (mode_kl): not a number to plot
@@ -354,7 +362,7 @@ class Progress(TQDMProgressBar):
         rate = (gan.g_updates - first) * gan.members / max(time.perf_counter() - started, 1e-9)
         parts = [f"epoch {trainer.current_epoch + 1}/{trainer.max_epochs}", f"{gan.g_updates} G updates"]
         losses = gan.training_log.values
-        parts += [f"{name} {losses[f'train/{name}']:.3f}" for name in ("g_loss", "d_loss") if f"train/{name}" in losses]
+        parts += [f"{tag.split('/')[1]} {losses[tag]:.3f}" for tag in NAMES[:2] if tag in losses]
         monitor = next((c for c in trainer.callbacks if isinstance(c, Monitor) and c.job is None), None)
         if monitor is not None and monitor.history and monitor.history[-1]["step"] == gan.g_updates:
             latest = {k: v for k, v in monitor.history[-1].items() if k not in ("epoch", "step", "worst")}

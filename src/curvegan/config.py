@@ -50,7 +50,7 @@ GENERIC_EVERY_EPOCH_BELOW = 64
 
 @dataclass
 class Evaluation:
-    num_samples: int = key(10000, whole(2), "samples behind quality/*, metrics.json and samples.npy (a spread needs 2)")
+    num_samples: int = key(10000, whole(2), "samples behind 1_quality/*, metrics.json and samples.npy (a spread: 2)")
     seed: int = key(1234, SEED, "noise seed for those samples, fixed so that epochs and members compare like with like")
     generic: Any = key(
         "auto",

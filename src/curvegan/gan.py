@@ -64,7 +64,7 @@ class ModelKeys:
     g_ema: Any = key(None, optional(number(above=0, below=1)), "e.g. 0.999: sample from an EMA of G", members=True)
     pack: int = key(1, whole(1), "PacGAN: D scores this many samples at once (data.batch_size a multiple)")
     preview_samples: int = key(48, whole(1), "samples in the per-epoch figure and the GIF")
-    log_every_n_updates: int = key(50, whole(1), "train/* values are means over this many G updates")
+    log_every_n_updates: int = key(50, whole(1), "2_train/* values are means over this many G updates")
     lean_steps: bool = key(
         True,
         BOOLEAN,

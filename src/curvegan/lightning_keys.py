@@ -40,7 +40,7 @@ OWN = {
     "devices": (lambda: key(1, DEVICES, "devices for one run (several: trainer=ddp)")),
     "max_epochs": (lambda: key(20, whole(1), "epochs of data.batches_per_epoch G updates")),
     "log_every_n_steps": (
-        lambda: key(1, whole(1), "Lightning's, for self.log; train/* follows model.log_every_n_updates")
+        lambda: key(1, whole(1), "Lightning's, for self.log; 2_train/* follows model.log_every_n_updates")
     ),
     "enable_model_summary": (lambda: key(False, BOOLEAN, "Lightning's table of the model's layers")),
 }

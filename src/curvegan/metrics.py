@@ -3,7 +3,7 @@
 A family, a variant or a generic metric module declares the metrics it produces (`declare`) and lists them in
 its `metrics`; its quality function returns exactly those, one value per member ([members]). Everything that
 shows a metric reads its declaration: metrics.json (which records the declarations of what it holds, under
-`declarations`), TensorBoard (`quality/<name>`, and `worst/<name>` for a metric with a direction), the
+`declarations`), TensorBoard (`1_quality/<name>`, and `worst/<name>` for a metric with a direction), the
 console's last line (the `headline` metrics), and curvegan.report (ordering, worst and percentiles).
 """
 
@@ -25,7 +25,9 @@ class Metric:
     help: str
     headline: bool = False  # printed in a run's last line
     log_scale: bool = False  # spread over decades: the report's figure uses a log axis
-    section: str = "quality"  # TensorBoard's section for it (quality/<name>; generic/<name> for the generic ones)
+    # Its section in TensorBoard and the other loggers: 1_quality/<name>, generic/<name> for the generic ones.
+    # TensorBoard's default dashboard sorts sections by name and opens the first two: 1_quality and 2_train.
+    section: str = "1_quality"
     undefined: bool = False  # may be undefined (NaN, null in metrics.json) for a member that has no such value
     count: bool = False  # a whole number (of modes): TensorBoard's smoothing shows it as a fraction
 

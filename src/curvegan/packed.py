@@ -214,7 +214,7 @@ class JobView:
 
 
 class JobsLog:
-    """The training log (curvegan.training_log) of every job: each job's `train/*` from its members, to its
+    """The training log (curvegan.training_log) of every job: each job's `2_train/*` from its members, to its
     loggers. The progress line shows the first job's."""
 
     def __init__(self, every: int, jobs: list[tuple[slice, list]]):

@@ -1,4 +1,4 @@
-"""What training logs as it goes: `train/*`, the median living member's G loss, D loss and D's mean probability
+"""What training logs as it goes: `2_train/*`, the median living member's G loss, D loss and D's mean probability
 on real and on fake samples, each a mean over the G updates since they were last logged."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-NAMES = ("train/g_loss", "train/d_loss", "train/p_real", "train/p_fake")
+NAMES = ("2_train/g_loss", "2_train/d_loss", "2_train/p_real", "2_train/p_fake")  # opened second (metrics.Metric)
 
 
 @torch.no_grad()

@@ -28,6 +28,9 @@ class Family:
     parameters: ClassVar[tuple[str, ...]] = ()  # the numbers a real sample is made from (curves: a; cubics: a, b)
     shown: ClassVar[tuple[str, ...]] = ()  # the metrics a figure's title shows
     objective_says: ClassVar[str] = "the objective"  # what `objective` adds up, for the figures' ranking
+    # Generic metrics that say nothing on this family's data (docs/metrics.md): in metrics.json and the report, but
+    # not logged (TensorBoard's charts of them would be flat) unless callbacks.monitor.degenerate_metrics=true.
+    degenerate: ClassVar[tuple[str, ...]] = ()
     sized_by: ClassVar[tuple[str, ...]] = ()  # the keys that set the size of a sample (`dim`), for the preflight
 
     batch_size: int = key(32, whole(1), "real samples per batch")
