@@ -147,3 +147,21 @@ def test_geometry_under_which_the_mode_scores_mean_nothing_is_refused_naming_the
     with pytest.raises(ConfigError, match=rf"^{re.escape(GEOMETRY[overrides])}=[^:]+: must be "):
         validate(compose_config(*overrides.split(), run_dir=tmp_path))
     assert not any(tmp_path.iterdir())
+
+
+def test_the_figure_draws_every_scored_point_and_fills_the_modes_pacgan_counts():
+    from curvegan.plots import SamplePlot
+
+    ring = Ring()
+    g = torch.Generator().manual_seed(0)
+    near = ring.centres[torch.tensor([0, 0, 3, 5])] + 0.005 * torch.randn(4, 2, generator=g)  # modes 0, 3, 5
+    samples = torch.cat([near, 3 * torch.rand(2496, 2, generator=g) - 1.5])  # 2,500, as PacGAN scores
+    plot = SamplePlot(ring, len(samples), style={"legend": "generated"})
+    plot.render(samples[None], ["title"])
+    dots, modes = plot.artists[0]
+    assert len(dots.get_offsets()) == 2500  # every scored point, not a preview of 48
+    filled = [face[3] > 0 for face in modes.get_facecolors()]
+    assert sum(filled) == ring.quality(samples[None])["pacgan_modes"].item() >= 3
+    assert all(filled[k] for k in (0, 3, 5))
+    legend = [t.get_text() for t in plot.fig.axes[0].get_legend().get_texts()]
+    assert legend == ["generated", "mode hit", "mode missed"]  # marks as drawn: a dot, a filled ring, a hollow one

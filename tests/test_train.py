@@ -102,8 +102,22 @@ def test_an_ensemble_run_reports_every_member_and_their_median_and_worst(tiny_co
     assert "members/diverged" not in scalars  # none diverged: no flat zero to read
     assert {"histograms/members_shape_rmse", "histograms/members_a_w1"} <= set(events.Tags()["histograms"])
     images = events.Tags()["images"]
-    assert {"figures/generated", "figures/best_median_worst", "figures/members"} <= set(images)
-    assert events.Images("figures/members")[-1].width > events.Images("figures/generated")[-1].width  # for enlarging
+    assert {"figures/generated", "figures/best_median_worst"} <= set(images)
+    assert not any(tag.startswith("figures/members") for tag in images)  # 3 members: best_median_worst shows all
+
+
+def test_the_members_pages_show_the_other_members_best_to_worst_three_to_a_card():
+    from curvegan.callbacks import member_pages
+
+    ranking = [5, 9, 0, 14, 3, 7, 1, 12, 8, 2, 15, 6, 11, 4, 13, 10]  # best to worst
+    extremes = [5, 12, 10]  # best, median, worst: figures/best_median_worst
+    pages = member_pages(ranking, extremes, 16)
+    shown = [k for page in pages for k in page]
+    assert shown == [k for k in ranking if k not in extremes]  # every other member once, best to worst
+    assert [len(page) for page in pages] == [3, 3, 3, 2, 2]  # at most three a card, as even as can be
+    fewer = [k for page in member_pages(ranking, extremes, 6) for k in page]
+    assert len(fewer) == 6 and fewer[0] == 9 and fewer[-1] == 13  # spread over the whole ranking
+    assert member_pages([2, 0, 1, 3], [2, 0, 3], 16) == [[1]] and member_pages([1, 0, 2], [1, 0, 2], 16) == []
 
 
 def test_a_single_runs_metrics_are_its_members(tiny_config, tmp_path):

@@ -86,7 +86,9 @@ class Monitor(L.Callback):
         )
         gif_path: str | None = key(None, optional(TEXT), "progress.gif's path; null: no GIF")
         gif_frame_ms: int = key(400, whole(1), "each GIF frame's duration")
-        members_shown: int = key(16, whole(1, 16), "panels in the figure: members from best to worst")
+        members_shown: int = key(
+            16, whole(1, 16), "members in figures/members_*, 3 a page, besides the best, the median and the worst"
+        )
         degenerate_metrics: bool = key(
             False,
             BOOLEAN,
@@ -200,10 +202,9 @@ class Monitor(L.Callback):
             extremes = [ranking[0], median_member, ranking[max(0, kept - 1)]]
             image = self.members_figure(gan, extremes, per_member, diverged, epoch, step, "best_median_worst")
             log_image(loggers, "figures/best_median_worst", image, step)
-            n = min(self.members_shown, len(ranking))
-            spread = [ranking[round(i * (len(ranking) - 1) / max(1, n - 1))] for i in range(n)]
-            image = self.members_figure(gan, spread, per_member, diverged, epoch, step, "members")
-            log_image(loggers, "figures/members", image, step)
+            for page, picked in enumerate(member_pages(ranking, extremes, self.members_shown), start=1):
+                image = self.members_figure(gan, picked, per_member, diverged, epoch, step, "members", ranking)
+                log_image(loggers, f"figures/members_{page}", image, step)
         if fitted is not None and family.parameter_modes() is not None:
             first = family.parameters[0]
             title = f"{first}* of member {median_member} (the median) · {step:,} G updates"
@@ -218,7 +219,7 @@ class Monitor(L.Callback):
         """The main figure, as RGB, for a TensorBoard card: one run's samples titled with its numbers; for an
         ensemble, its median member's, titled with the median's and the worst member's numbers (the card is too
         small for more than one panel to be read: the others are figures/best_median_worst and figures/members)."""
-        from curvegan.plots import CARD_LINE, SamplePlot, style_of, wrap
+        from curvegan.plots import SamplePlot, style_of, wrap_card
 
         shown = [k for k in (*gan.family.shown, *gan.variant.shown) if k in summary]  # InfoGAN without a code: none
         numbers = headline({k: summary[k] for k in shown}, digits=3, always=True)
@@ -227,50 +228,59 @@ class Monitor(L.Callback):
         else:
             worst = values(summary["worst"], [k for k in shown if k in summary["worst"]])
             title = f"#{median}: median of {gan.members} · {step:,} G updates\n{numbers}\nworst member: {worst}"
-        title = wrap(title, CARD_LINE)
+        title = wrap_card(title)
+        inputs, fixed = self.shown_inputs(gan)
         if "main" not in self.plots:  # as many lines of title as the first one takes (its values are as wide)
-            style = style_of(gan.preview, gan.family, len(gan.preview_noise))
+            style = style_of(fixed, gan.family, len(inputs))
             lines = title.count("\n") + 1
-            self.plots["main"] = SamplePlot(gan.family, len(gan.preview_noise), style=style, lines=lines)
-        samples = gan.generate(gan.preview_noise, slice(median, median + 1)).float().cpu()
+            self.plots["main"] = SamplePlot(gan.family, len(inputs), style=style, lines=lines)
+        samples = gan.generate(inputs, slice(median, median + 1)).float().cpu()
         return self.plots["main"].render(samples, [title])
 
-    def members_figure(self, gan, picked: list[int], per_member: dict, diverged, epoch: int, step: int, tag: str):
-        """Several members side by side (for enlarging): the best, the median and the worst, or up to
-        `members_shown` from best to worst, each titled with its numbers."""
-        from curvegan.plots import PANEL_SAMPLES, SamplePlot, style_of, wrap
+    def members_figure(self, gan, picked, per_member, diverged, epoch, step, tag, ranking=None):
+        """Members side by side on a card, each titled with its numbers: the best, the median and the worst
+        (`best_median_worst`), or a page of up to four others from best to worst (`members`)."""
+        from curvegan.plots import PANEL_SAMPLES, SamplePlot, style_of, wrap, wrap_card
 
         shown = [k for k in (*gan.family.shown, *gan.variant.shown) if k in per_member]
-        small = tag == "best_median_worst"  # three panels on a card, its text as large as a card's
-        if tag not in self.plots:
-            style = style_of(gan.preview, gan.family, PANEL_SAMPLES)
+        if tag == "best_median_worst":
+            labels = [f"#{k} {rank}" for k, rank in zip(picked, ("best", "median", "worst"), strict=True)]
+            what = f"best, median, worst of {gan.members}"
+        else:
+            ranks = [ranking.index(k) + 1 for k in picked]
+            labels = [f"#{k}: {r} of {gan.members}" for k, r in zip(picked, ranks, strict=True)]
+            what = f"ranked {ranks[0]} to {ranks[-1]} of {gan.members}" if len(ranks) > 1 else labels[0]
+        header = wrap_card(
+            f"{what} · {step:,} G updates\nranked by {gan.family.objective_says}\neach: {', '.join(shown)}"
+            " · red: collapsed"
+        )
+        inputs, fixed = self.shown_inputs(gan, PANEL_SAMPLES)
+        name = f"{tag}{len(picked)}"  # a page of fewer panels is a figure of its own
+        if name not in self.plots:
+            style = style_of(fixed, gan.family, len(inputs))
             style.pop("legend", None)
-            lines = 1 + (len(shown) + 1) // 2 if small else 2  # a card's panel: two numbers a line
-            self.plots[tag] = SamplePlot(
-                gan.family, PANEL_SAMPLES, len(picked), style, cols=min(4, len(picked)), lines=lines, small=small
+            lines = 1 + (len(shown) + 1) // 2  # a card's panel: two numbers a line
+            header_lines = header.count("\n") + 1
+            self.plots[name] = SamplePlot(
+                gan.family, len(inputs), len(picked), style, len(picked), lines, small=True, header_lines=header_lines
             )
         collapsed = gan.family.collapsed(per_member)
-        samples = torch.cat(
-            [gan.generate(gan.preview_noise[:PANEL_SAMPLES], slice(k, k + 1)).float().cpu() for k in picked]
-        )
-        names = ("best", "median", "worst") if small else ("",) * len(picked)
+        samples = torch.cat([gan.generate(inputs, slice(k, k + 1)).float().cpu() for k in picked])
         titles = []
-        for k, name in zip(picked, names, strict=True):
-            label = f"#{k} {name}" if small else f"#{k}{' collapsed' if collapsed[k] else ''}"
+        for k, label in zip(picked, labels, strict=True):
             numbers = "diverged" if diverged[k] else values(per_member, shown, k)
-            titles.append(f"{label}\n{wrap(numbers, 14) if small else numbers}")
+            titles.append(f"{label}\n{wrap(numbers, 14)}")
         marked = [bool(collapsed[k] or diverged[k]) for k in picked]
-        if small:
-            header = (
-                f"{step:,} G updates · best, median, worst of {gan.members}\nby {gan.family.objective_says}"
-                f" · red: collapsed\neach: {', '.join(shown)}"
-            )
-        else:
-            header = (
-                f"epoch {epoch} · {step:,} G updates · {len(picked)} of {gan.members} members, best to worst by"
-                f" {gan.family.objective_says}\neach titled #member, then {', '.join(shown)}"
-            )
-        return self.plots[tag].render(samples, titles, header, marked)
+        return self.plots[name].render(samples, titles, header, marked)
+
+    def shown_inputs(self, gan, curves: int | None = None):
+        """(inputs, their labels) that a figure draws: the model's fixed preview (its first `curves`), or for a
+        family of points every sample it scores (the same as the numbers in the title)."""
+        if gan.family.draws_scored:
+            if "scored" not in self.plots:
+                self.plots["scored"] = evaluation_inputs(gan, self.evaluate.n, self.evaluate.seed)
+            return self.plots["scored"]
+        return gan.preview_noise[:curves], gan.preview
 
     @rank_zero_only
     def on_fit_end(self, trainer: L.Trainer, pl_module) -> None:
@@ -282,6 +292,23 @@ class Monitor(L.Callback):
             frames = [frame for frame in frames if frame.is_file()]
             if frames:
                 save_gif(frames, path, self.gif_frame_ms)
+
+
+PAGE_PANELS = 3  # members on one card's figure, in a row as best_median_worst: more are unreadable on a card
+
+
+def member_pages(ranking: list[int], extremes: list[int], shown: int) -> list[list[int]]:
+    """figures/members_<page>: up to `shown` members other than the best, the median and the worst (their own
+    figure), spread over the ranking from best to worst, in pages of at most PAGE_PANELS, as even as can be."""
+    others = [k for k in ranking if k not in extremes]
+    n = min(shown, len(others))
+    picked = [others[round(i * (len(others) - 1) / max(1, n - 1))] for i in range(n)]
+    pages = -(-n // PAGE_PANELS)
+    if not pages:  # three members or fewer: figures/best_median_worst shows them all
+        return []
+    sizes = [n // pages + (i < n % pages) for i in range(pages)]  # the fuller pages first
+    starts = [sum(sizes[:i]) for i in range(pages)]
+    return [picked[start : start + size] for start, size in zip(starts, sizes, strict=True)]
 
 
 def spread(per_member: dict, kept: torch.Tensor, summary: dict) -> dict[str, float]:

@@ -20,7 +20,6 @@ from curvegan.families import Family
 DPI = 100
 CARD = {"font.size": 15, "axes.titlesize": 16, "figure.titlesize": 16, "legend.fontsize": 14, "axes.labelsize": 15}
 PAGE = {"font.size": 11, "axes.titlesize": 12, "figure.titlesize": 13, "legend.fontsize": 11, "axes.labelsize": 11}
-CARD_LINE = 44  # characters of CARD's title that fit the card's 560 pixels
 PANEL_SAMPLES = 16  # samples per panel of the small multiples
 
 
@@ -52,11 +51,26 @@ def style_of(fixed, family: Family, n: int) -> dict:
 
 def wrap(text: str, width: int) -> str:
     """Each line of `text` broken at " · " where it is longer than `width` characters."""
+    return wrap_by(text, lambda line: len(line) <= width)
+
+
+def wrap_card(text: str, points: float = CARD["axes.titlesize"], inches: float = 5.3) -> str:
+    """`text` broken at " · " so that each line, in a font of `points`, is at most `inches` wide: a card's title
+    (measured, not counted: "m" is wider than "1")."""
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.textpath import text_to_path
+
+    font = FontProperties(size=points)
+    return wrap_by(text, lambda line: text_to_path.get_text_width_height_descent(line, font, False)[0] <= inches * 72)
+
+
+def wrap_by(text: str, fits) -> str:
+    """Each line of `text` broken at " · " where `fits(line)` says it is too long."""
     lines = []
     for line in text.split("\n"):
         current = ""
         for part in line.split(" · "):
-            if current and len(current) + 3 + len(part) > width:
+            if current and not fits(f"{current} · {part}"):
                 lines.append(current)
                 current = part
             else:
@@ -92,6 +106,7 @@ class SamplePlot:
         cols: int = 1,
         lines: int = 2,
         small: bool = False,
+        header_lines: int = 2,
     ):
         style = dict(style or {})
         if small:
@@ -106,10 +121,10 @@ class SamplePlot:
             width, height, bottom, left, title_space = 5.6, 3.44 + top, 0.58, 0.72, 0.0
         else:
             title_space = 0.08 + text_height(lines, fonts["axes.titlesize"], 1.2)  # inches above each panel
-            top = 0.12 + text_height(3 if small else 2, fonts["figure.titlesize"], 1.2) + title_space
+            top = 0.12 + text_height(header_lines, fonts["figure.titlesize"], 1.2) + title_space
             width = 5.6 if small else 8.3
-            height = (2.2 if small else 1.6) * rows + title_space * (rows - 1) + top + 0.42
-            bottom, left = 0.42, 0.5
+            height = (2.2 if small else 1.6) * rows + title_space * (rows - 1) + top + (0.58 if small else 0.46)
+            bottom, left = (0.58 if small else 0.46), 0.5  # the x tick labels and the x label
         with mpl.rc_context(fonts):
             self.fig = Figure(figsize=(width, height), dpi=DPI)
             FigureCanvasAgg(self.fig)
@@ -122,13 +137,17 @@ class SamplePlot:
                 top=1 - top / height,
                 bottom=bottom / height,
                 hspace=title_space / panel_height,
-                wspace=0.1,
+                wspace=0.3,  # room between panels for the tick labels at their edges
             )
             axes = [self.fig.add_subplot(grid[i // cols, i % cols]) for i in range(panels)]
             self.artists, self.titles = [], []
             references = style.get("references")
             for i, ax in enumerate(axes):
                 family.background(ax)
+                # no y tick at the bottom corner, where its label would sit on the first x tick's
+                ax.yaxis.set_major_locator(
+                    mpl.ticker.MaxNLocator(nbins="auto", steps=[1, 2, 2.5, 5, 10], prune="lower")
+                )
                 if references is not None:
                     shown = family.artists(ax, len(references), style.get("reference_colors"))
                     family.update(shown, references)
@@ -166,13 +185,20 @@ class SamplePlot:
                 colorbar.set_label(label, labelpad=2)
                 colorbar.ax.tick_params(labelsize=fonts["font.size"] - 2)
             if card and style.get("legend"):
-                axes[0].plot([], [], color="tab:blue" if "colors" not in style else "0.3", label=style["legend"])
+                handles = family.legend_handles(style["legend"], "tab:blue" if "colors" not in style else "0.3")
                 if references is not None:
-                    axes[0].plot([], [], color="0.3", ls="--", label="true")
+                    handles += family.legend_handles("true", "0.3")
+                    handles[-1].set_linestyle("--")
+                where = {"loc": "upper center", "ncols": 2}
+                if axes[0].get_aspect() == 1.0:  # a square panel (points): the legend beside it, on the right
+                    axes[0].set_anchor("W")
+                    where = {"loc": "upper left", "bbox_to_anchor": (1.02, 1.0), "ncols": 1}
                 axes[0].legend(
-                    loc="upper center", frameon=False, handlelength=1.2, borderaxespad=0.2, ncols=2, columnspacing=1.0
+                    handles=handles, frameon=False, handlelength=1.2, borderaxespad=0.2, columnspacing=1.0, **where
                 )
             self._background = None  # the figure without samples and text, drawn once
+            self.grid = grid
+            fit_margins(self.fig, grid)
 
     def moving(self) -> list:
         artists = [a for panel in self.artists for a in panel] + self.titles
@@ -205,10 +231,34 @@ class SamplePlot:
         return np.asarray(canvas.buffer_rgba())[..., :3].copy()
 
 
+def fit_margins(fig: Figure, grid, pad: float = 3.0) -> None:
+    """Move the panels' grid in from the canvas's left, right and bottom edges until every tick label and axis
+    label lies inside (by `pad` pixels): the margins a family's tick labels need differ ("−10" is wider than "0")."""
+    for _ in range(3):
+        fig.canvas.draw()
+        renderer = fig.canvas.get_renderer()
+        boxes = [ax.get_tightbbox(renderer) for ax in fig.axes]
+        x0, x1 = min(b.x0 for b in boxes), max(b.x1 for b in boxes)
+        y0 = min(b.y0 for b in boxes)
+        width, height = fig.bbox.width, fig.bbox.height
+        left = max(0.0, pad - x0) / width
+        right = max(0.0, x1 - (width - pad)) / width
+        bottom = max(0.0, pad - y0) / height
+        if not (left or right or bottom):
+            return
+        grid.update(left=grid.left + left, right=grid.right - right, bottom=grid.bottom + bottom)
+        for ax in fig.axes:
+            if ax.get_subplotspec() is not None:
+                ax.set_position(ax.get_subplotspec().get_position(fig))
+            else:  # a colour bar's axes, placed by hand: moved with the grid's right and bottom edges
+                box = ax.get_position()
+                ax.set_position([box.x0 - right, box.y0 + bottom, box.width, box.height - bottom])
+
+
 def samples_figure(samples: torch.Tensor, family: Family, title: str = "", style: dict | None = None) -> Figure:
     """A single panel of samples [n, dim] over the real family (the sampler's picture): a card's figure, its title
     wrapped to the card's width (a family of several parameters has many numbers to show)."""
-    title = wrap(title, CARD_LINE)
+    title = wrap_card(title)
     plot = SamplePlot(family, len(samples), style=style or {"legend": "generated"}, lines=title.count("\n") + 1)
     plot.render(samples[None], [title])
     return plot.fig
@@ -266,6 +316,6 @@ def parameter_histogram(values: torch.Tensor, family: Family, title: str = "") -
         ax.set_ylabel("samples")
         ax.tick_params(labelsize=CARD["font.size"] - 2)
         note = f"{outside:,} of {len(values):,} outside the range shown" if outside else ""
-        ax.set_title(wrap(" · ".join(t for t in (title, note) if t), CARD_LINE))
+        ax.set_title(wrap_card(" · ".join(t for t in (title, note) if t), inches=4.6))  # over the axes
         fig.canvas.draw()
         return np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()

@@ -113,7 +113,9 @@ class SampleKeys:
     out: str | None = key(None, optional(TEXT), "where to write them: .npy (float32 [n, dim]) or .csv; null: nowhere")
     plot: str | None = key(None, optional(TEXT), "a PNG of the samples (mode=samples) or of a latent walk (mode=walk)")
     mode: str = key("samples", choice("samples", "walk"), "what plot= draws")
-    plot_samples: int = key(48, whole(1), "samples drawn in the picture")
+    plot_samples: int | None = key(
+        None, optional(whole(1)), "samples drawn in the picture; null: 48 curves, or every one of a family of points"
+    )
     seed: int = key(1234, SEED, "noise seed; training's samples.npy uses evaluation.seed (1234 by default)")
     a: float | None = key(None, optional(number()), "model=cgan: draw samples for this a (within the trained range)")
     params: list[float] | None = key(
@@ -191,7 +193,8 @@ def sample(cfg: DictConfig) -> dict:
         if cfg.mode == "walk":
             fig = latent_walk_figure(*walk(gan), family)
         else:
-            shown = min(cfg.plot_samples, cfg.n)
+            every = cfg.plot_samples is None and family.draws_scored  # points: density shows, as the ring's
+            shown = cfg.n if every else min(cfg.plot_samples or 48, cfg.n)
             title = f"{shown:,} of {cfg.n:,} samples, member {cfg.member}\n{headline(quality, digits=3)}"
             fig = samples_figure(samples[:shown], family, title)
         Path(cfg.plot).parent.mkdir(parents=True, exist_ok=True)

@@ -109,6 +109,16 @@ class Family:
     def axis_labels(self) -> tuple[str, str]:
         return "x", "y"
 
+    # A figure of points shows every sample it scored (2,500 for the ring: density shows); one of curves shows the
+    # model's few preview samples (48 lines are as many as can be told apart).
+    draws_scored: ClassVar[bool] = False
+
+    def legend_handles(self, label: str, color) -> list:
+        """The legend's entries for samples drawn as `artists` draws them (a line for curves)."""
+        from matplotlib.lines import Line2D
+
+        return [Line2D([], [], color=color, label=label)]
+
     # --- config -------------------------------------------------------------------------------------------
 
     @classmethod

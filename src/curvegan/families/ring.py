@@ -78,13 +78,17 @@ class Points(Family):
     def describe(self) -> str:
         return f"points from {len(self.centres)} normals of σ {self.std:g}"
 
-    # --- figures: a scatter over the modes (each ringed at 3σ) ------------------------------------------
+    # --- figures: every scored sample as a dot over the modes, each mode ringed at 3σ (its scoring ball) and
+    # marked filled where it holds a high-quality sample (PacGAN's count, pacgan_modes), hollow red where none
+
+    draws_scored: ClassVar[bool] = True
+    HIT, MISSED = "tab:green", "tab:red"
 
     def background(self, ax) -> None:
         from matplotlib.patches import Circle
 
         for x, y in self.centres.tolist():
-            ax.add_patch(Circle((x, y), HIGH_QUALITY_WITHIN * self.std, fill=False, color="0.45", lw=0.8, zorder=3))
+            ax.add_patch(Circle((x, y), HIGH_QUALITY_WITHIN * self.std, fill=False, color="0.3", lw=0.8, zorder=3))
         reach = float(self.centres.abs().max())
         limit = reach + max(0.5, reach / 2)
         ax.set_xlim(-limit, limit)
@@ -92,10 +96,35 @@ class Points(Family):
         ax.set_aspect("equal", adjustable="box")
 
     def artists(self, ax, n: int, colors: list | None) -> list:
-        return [ax.scatter([0.0] * n, [0.0] * n, s=5, c=colors or "tab:blue", alpha=0.5, lw=0, zorder=2)]
+        dots = ax.scatter([0.0] * n, [0.0] * n, s=2 if n > 200 else 6, c=colors or "tab:blue", alpha=0.4, lw=0)
+        x, y = self.centres.T.tolist()
+        modes = ax.scatter(x, y, s=70, facecolors="none", edgecolors=self.MISSED, lw=1.6, zorder=4)
+        return [dots, modes]
 
     def update(self, artists: list, samples: Tensor) -> None:
-        artists[0].set_offsets(samples.numpy())
+        dots, modes = artists
+        dots.set_offsets(samples.numpy())
+        hit = self.high_quality_counts(samples) > 0
+        modes.set_facecolors([(*_rgb(self.HIT), 0.45) if h else "none" for h in hit.tolist()])
+        modes.set_edgecolors([self.HIT if h else self.MISSED for h in hit.tolist()])
+
+    def high_quality_counts(self, samples: Tensor) -> Tensor:
+        """[M]: the high-quality samples of [n, 2] whose nearest mode each mode is (as `quality` counts them)."""
+        centres = self.centres.to(samples)
+        distance = ((samples.unsqueeze(-2) - centres) / self.std).pow(2).sum(dim=-1).sqrt()
+        nearest_distance, nearest = distance.min(dim=-1)
+        good = nearest_distance < HIGH_QUALITY_WITHIN
+        return torch.bincount(nearest[good], minlength=len(centres))
+
+    def legend_handles(self, label: str, color) -> list:
+        from matplotlib.lines import Line2D
+
+        mode = {"ls": "", "marker": "o", "ms": 9, "mew": 1.6}
+        return [
+            Line2D([], [], ls="", marker="o", ms=4, color=color, label=label),
+            Line2D([], [], **mode, mfc=(*_rgb(self.HIT), 0.45), mec=self.HIT, label="mode hit"),
+            Line2D([], [], **mode, mfc="none", mec=self.MISSED, label="mode missed"),
+        ]
 
     def axis_labels(self) -> tuple[str, str]:
         return "x₁", "x₂"
@@ -134,3 +163,9 @@ class Ring(Points):
     def centres(self) -> Tensor:
         angles = torch.arange(self.modes, dtype=torch.float64) * 2 * math.pi / self.modes
         return (self.radius * torch.stack([angles.cos(), angles.sin()], dim=-1)).float()
+
+
+def _rgb(name: str) -> tuple[float, float, float]:
+    from matplotlib.colors import to_rgb
+
+    return to_rgb(name)
