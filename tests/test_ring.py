@@ -104,6 +104,7 @@ def test_a_ring_run_trains_logs_a_scatter_samples_and_reports(tmp_path, capsys):
     assert [0 <= m["pacgan_modes"] <= 8 for m in written["members"]] == [True, True]
     events = EventAccumulator(str(run_dir / "tensorboard"), size_guidance={"images": 0}).Reload()
     assert len(events.Images("figures/generated")) == 2 and "1_quality/pacgan_modes" in events.Tags()["scalars"]
+    assert len(events.Images("figures/mode_coverage")) == 2  # modes × epochs, each epoch
 
     out = tmp_path / "points.npy"
     drawn = sample(sample_cfg(ckpt_path=str(run_dir / "checkpoints/last.ckpt"), member=1, out=str(out), n=500))
@@ -165,3 +166,25 @@ def test_the_figure_draws_every_scored_point_and_fills_the_modes_pacgan_counts()
     assert all(filled[k] for k in (0, 3, 5))
     legend = [t.get_text() for t in plot.fig.axes[0].get_legend().get_texts()]
     assert legend == ["generated", "mode hit", "mode missed"]  # marks as drawn: a dot, a filled ring, a hollow one
+
+
+@pytest.mark.parametrize("family", ["ring", "grid", "modes"])
+def test_the_coverage_maps_counts_are_the_ones_the_mode_metrics_count(family):
+    """figures/mode_coverage shades each mode by its high-quality samples: the modes it shows with any are PacGAN's
+    count, those from n/(5·M) the curve bed's modes_captured."""
+    from curvegan.families.grid import Grid
+    from curvegan.families.modes import Modes
+
+    fam = {"ring": Ring, "grid": Grid, "modes": Modes}[family]()
+    g = torch.Generator().manual_seed(3)
+    on_three = fam.samples(fam.centres[torch.randint(3, (600,), generator=g)].float())  # the first three modes
+    noise = fam.samples(fam.draw((400,), g)) + torch.randn(400, fam.dim, generator=g)  # off every mode
+    samples = torch.cat([on_three, noise])
+    counts = fam.mode_counts(samples)
+    assert len(fam.mode_labels()) == len(counts) == len(fam.centres)
+    assert (counts[:3] >= 150).all() and counts[3:].sum() < 20
+    quality = fam.quality(samples[None])
+    n, modes = len(samples), len(counts)
+    assert counts.sum().item() == round(quality["hq_fraction"].item() * n)
+    assert (counts > 0).sum().item() == quality["pacgan_modes"].item()
+    assert (counts >= n / (5 * modes)).sum().item() == quality["modes_captured"].item()

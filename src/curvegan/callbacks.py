@@ -101,6 +101,7 @@ class Monitor(L.Callback):
         self.every_n_epochs, self.evaluate = c.every_n_epochs, Evaluator(c.evaluation)
         self.gif_path, self.gif_frame_ms, self.members_shown = c.gif_path, c.gif_frame_ms, c.members_shown
         self.history: list[dict] = []
+        self.coverage: list[tuple[int, int, list[float]]] = []  # a family of modes: (epoch, step, mode shares)
         self.frames: list[str] = []  # the PNG files of the GIF's frames, in frames/ beside it
         self.plots: dict = {}  # the figures (curvegan.plots.SamplePlot), built at the first measurement
         # In a packed sweep (curvegan.packed) each job has a monitor of its own: its number, its loggers (not the
@@ -117,11 +118,13 @@ class Monitor(L.Callback):
         return trainer.loggers if self.loggers is None else self.loggers
 
     def state_dict(self) -> dict:
-        return {"history": self.history, "frames": self.frames}
+        return {"history": self.history, "frames": self.frames, "coverage": self.coverage}
 
     def load_state_dict(self, state_dict: dict) -> None:
         self.history = list(state_dict["history"])
         self.frames = [name for name in state_dict["frames"] if isinstance(name, str)]
+        coverage = state_dict.get("coverage", [])
+        self.coverage = [(int(epoch), int(step), [float(v) for v in shares]) for epoch, step, shares in coverage]
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module) -> None:
         if (trainer.current_epoch + 1) % self.every_n_epochs == 0 or trainer.current_epoch + 1 == trainer.max_epochs:
@@ -184,6 +187,10 @@ class Monitor(L.Callback):
                 except ValueError:  # values TensorBoard cannot bin (near float32's range): that histogram is left out
                     continue
 
+        if drawn and gan.family.mode_labels():  # a family of modes: its coverage map
+            inputs, _ = self.scored_inputs(gan)
+            samples = gan.generate(inputs, slice(median_member, median_member + 1))[0].float().cpu()
+            self.coverage.append((epoch, step, (gan.family.mode_counts(samples) / len(samples)).tolist()))
         if drawn or self.gif_path:  # no figure where none is shown
             self.draw(gan, drawn, ranking, median_member, per_member, diverged, summary, fitted, epoch, step)
         for logger in loggers:  # what was logged this epoch, to the files (TensorBoard shows it)
@@ -205,6 +212,16 @@ class Monitor(L.Callback):
             for page, picked in enumerate(member_pages(ranking, extremes, self.members_shown), start=1):
                 image = self.members_figure(gan, picked, per_member, diverged, epoch, step, "members", ranking)
                 log_image(loggers, f"figures/members_{page}", image, step)
+        if self.coverage and loggers:
+            from curvegan.plots import coverage_map
+
+            title = (
+                "share of samples, high quality at each mode · the median member · white: none, a miss"
+                " (PacGAN's count) · red line: where modes_captured counts a mode"
+            )
+            epochs, steps, shares = zip(*self.coverage, strict=True)
+            image = coverage_map(family, list(epochs), steps[-1], torch.tensor(shares), self.evaluate.n, title)
+            log_image(loggers, "figures/mode_coverage", image, step)
         if fitted is not None and family.parameter_modes() is not None:
             first = family.parameters[0]
             title = f"{first}* of member {median_member} (the median) · {step:,} G updates"
@@ -277,10 +294,14 @@ class Monitor(L.Callback):
         """(inputs, their labels) that a figure draws: the model's fixed preview (its first `curves`), or for a
         family of points every sample it scores (the same as the numbers in the title)."""
         if gan.family.draws_scored:
-            if "scored" not in self.plots:
-                self.plots["scored"] = evaluation_inputs(gan, self.evaluate.n, self.evaluate.seed)
-            return self.plots["scored"]
+            return self.scored_inputs(gan)
         return gan.preview_noise[:curves], gan.preview
+
+    def scored_inputs(self, gan):
+        """(inputs, labels) of the samples every measurement scores (samples.npy's)."""
+        if "scored" not in self.plots:
+            self.plots["scored"] = evaluation_inputs(gan, self.evaluate.n, self.evaluate.seed)
+        return self.plots["scored"]
 
     @rank_zero_only
     def on_fit_end(self, trainer: L.Trainer, pl_module) -> None:

@@ -314,8 +314,46 @@ def parameter_histogram(values: torch.Tensor, family: Family, title: str = "") -
         ax.hist(inside.numpy(), bins=120, range=(lo, hi), color="tab:blue")
         ax.set_xlabel(f"fitted {family.parameters[0]} (grey: the modes)")
         ax.set_ylabel("samples")
+        ax.set_ylim(bottom=0)  # a count: never below 0, even when every value is outside the range
         ax.tick_params(labelsize=CARD["font.size"] - 2)
         note = f"{outside:,} of {len(values):,} outside the range shown" if outside else ""
         ax.set_title(wrap_card(" · ".join(t for t in (title, note) if t), inches=4.6))  # over the axes
+        fig.canvas.draw()
+        return np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
+
+
+def coverage_map(family: Family, epochs: list[int], step: int, shares: torch.Tensor, n: int, title: str = ""):
+    """The mode coverage map, as RGB for a TensorBoard card: modes (rows) × `epochs` measured, each cell shaded
+    by the share of the n samples that are high quality at that mode ([epochs, M] `shares`), on a log scale from
+    one sample to all. White: no such sample, a mode PacGAN's count misses; the red line on the colour bar is the
+    share from which modes_captured counts a mode (n/(5·M) samples); an even spread puts 1/M in every cell."""
+    modes = shares.shape[1]
+    labels = family.mode_labels()
+    with mpl.rc_context(CARD):
+        fig = Figure(figsize=(5.6, 4.38), dpi=DPI, layout="constrained")
+        FigureCanvasAgg(fig)
+        ax = fig.add_subplot()
+        cmap = mpl.colormaps["Greens"].with_extremes(under="white")
+        image = ax.imshow(
+            shares.T.numpy(),
+            aspect="auto",
+            origin="lower",
+            cmap=cmap,
+            norm=mpl.colors.LogNorm(vmin=0.5 / n, vmax=1),
+            interpolation="nearest",
+            extent=(0.5, len(epochs) + 0.5, -0.5, modes - 0.5),
+        )
+        columns = list(range(1, len(epochs) + 1, -(-len(epochs) // 6)))  # at most 6 labels
+        ax.set_xticks(columns, [str(epochs[c - 1]) for c in columns])
+        ax.set_xlabel(f"epoch (the last: {step:,} G updates)")
+        shown = list(range(0, modes, -(-modes // 8)))  # at most 8 labels
+        ax.set_yticks(shown, [labels[k] for k in shown])
+        ax.tick_params(labelsize=CARD["font.size"] - 3)
+        bar = fig.colorbar(image, ax=ax, ticks=[1 / n, 1 / modes, 1])
+        bar.ax.set_yticklabels(["1 sample", f"1/{modes}", "all"])
+        bar.ax.minorticks_off()
+        bar.ax.axhline(1 / (5 * modes), color="tab:red", lw=2.5)
+        bar.ax.tick_params(labelsize=CARD["font.size"] - 3)
+        ax.set_title(wrap_card(title, inches=4.0), fontsize=CARD["axes.titlesize"] - 1)
         fig.canvas.draw()
         return np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()

@@ -88,6 +88,15 @@ class Family:
         """The parameters of each sample [..., dim] that fit it best: [..., P]."""
         raise NotImplementedError
 
+    def mode_counts(self, samples: Tensor) -> Tensor | None:
+        """A family of modes: [M], the high-quality samples of [n, dim] whose nearest mode each mode is (what
+        its mode metrics count); None for a family without modes."""
+        return None
+
+    def mode_labels(self) -> list[str]:
+        """A short name for each mode, in mode_counts' order."""
+        return []
+
     def parameter_modes(self) -> list[tuple[float, float]] | None:
         """The intervals of the first parameter that hold its modes, for a histogram of fitted values; None: none."""
         return None

@@ -22,7 +22,7 @@ import torch
 from torch import Tensor
 
 from curvegan.families import given_one, unscorable
-from curvegan.families.quadratic import QuadraticCurves
+from curvegan.families.quadratic import QuadraticCurves, fit_a, residuals
 from curvegan.keys import Rule, key, number
 from curvegan.metrics import MODE_METRICS, mode_coverage
 
@@ -113,8 +113,19 @@ class Modes(QuadraticCurves):
         name = "data.mode_std" if kind == "std" else given_one(["data.modes", "data.mode_std"], given_keys())
         return name, list(node.modes) if name == "data.modes" else node.mode_std, allowed
 
-    def mode_quality(self, a: Tensor, residual: Tensor) -> dict[str, Tensor]:
+    def assign(self, a: Tensor, residual: Tensor) -> tuple[Tensor, Tensor]:
+        """(each curve's nearest mode, whether it is high quality), [..., n] each, from its fitted a and RMSE."""
         distance = (a.unsqueeze(-1) - self.centres.to(a)).abs()  # [..., n, M]
         nearest_distance, nearest = distance.min(dim=-1)
-        high_quality = (nearest_distance <= 3 * self.mode_std) & (residual <= HQ_RESIDUAL)
-        return mode_coverage(nearest, high_quality, len(self.centres))
+        return nearest, (nearest_distance <= 3 * self.mode_std) & (residual <= HQ_RESIDUAL)
+
+    def mode_quality(self, a: Tensor, residual: Tensor) -> dict[str, Tensor]:
+        return mode_coverage(*self.assign(a, residual), len(self.centres))
+
+    def mode_counts(self, samples: Tensor) -> Tensor:
+        curves = samples.detach().float()
+        nearest, good = self.assign(fit_a(curves, self.x), residuals(curves, self.x))
+        return torch.bincount(nearest[good], minlength=len(self.centres))
+
+    def mode_labels(self) -> list[str]:
+        return [f"a {c:.2f}" for c in self.centres.tolist()]

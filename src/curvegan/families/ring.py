@@ -63,12 +63,17 @@ class Points(Family):
     def samples(self, drawn: Tensor) -> Tensor:
         return drawn
 
-    def quality(self, samples: Tensor) -> dict[str, Tensor]:
+    def assign(self, samples: Tensor) -> tuple[Tensor, Tensor]:
+        """(each sample's nearest mode, whether it is high quality), [..., n] each, for samples [..., n, 2]."""
         points = samples.detach().float()
         centres = self.centres.to(points)
         distance = ((points.unsqueeze(-2) - centres) / self.std).pow(2).sum(dim=-1).sqrt()  # [..., n, M]
         nearest_distance, nearest = distance.min(dim=-1)
-        quality = mode_coverage(nearest, nearest_distance < HIGH_QUALITY_WITHIN, len(centres))
+        return nearest, nearest_distance < HIGH_QUALITY_WITHIN
+
+    def quality(self, samples: Tensor) -> dict[str, Tensor]:
+        quality = mode_coverage(*self.assign(samples), len(self.centres))
+        centres = self.centres
         quality["objective"] = (1 - quality["pacgan_modes"] / len(centres)) + (1 - quality["hq_fraction"])
         return quality
 
@@ -104,17 +109,16 @@ class Points(Family):
     def update(self, artists: list, samples: Tensor) -> None:
         dots, modes = artists
         dots.set_offsets(samples.numpy())
-        hit = self.high_quality_counts(samples) > 0
+        hit = self.mode_counts(samples) > 0
         modes.set_facecolors([(*_rgb(self.HIT), 0.45) if h else "none" for h in hit.tolist()])
         modes.set_edgecolors([self.HIT if h else self.MISSED for h in hit.tolist()])
 
-    def high_quality_counts(self, samples: Tensor) -> Tensor:
-        """[M]: the high-quality samples of [n, 2] whose nearest mode each mode is (as `quality` counts them)."""
-        centres = self.centres.to(samples)
-        distance = ((samples.unsqueeze(-2) - centres) / self.std).pow(2).sum(dim=-1).sqrt()
-        nearest_distance, nearest = distance.min(dim=-1)
-        good = nearest_distance < HIGH_QUALITY_WITHIN
-        return torch.bincount(nearest[good], minlength=len(centres))
+    def mode_counts(self, samples: Tensor) -> Tensor:
+        nearest, good = self.assign(samples)
+        return torch.bincount(nearest[good], minlength=len(self.centres))
+
+    def mode_labels(self) -> list[str]:
+        return [f"({round(x, 2) + 0:g}, {round(y, 2) + 0:g})" for x, y in self.centres.tolist()]  # + 0: no −0
 
     def legend_handles(self, label: str, color) -> list:
         from matplotlib.lines import Line2D
