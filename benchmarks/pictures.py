@@ -3,13 +3,14 @@
     python benchmarks/pictures.py [--work multirun/pictures] [--out docs] [--no-screenshots]
 
 1. Trains the runs the README shows (the default run, an ensemble of 16, model=cgan, model=infogan,
-   experiment=best, experiment=modes_best) into WORK, each with its TensorBoard log.
+   experiment=best, experiment=modes_best, and ensembles of 8 on the ring and the grid) into WORK, each with its
+   TensorBoard log.
 2. Copies the last image of each figure tag from the TensorBoard logs into docs/ (what TensorBoard shows, pixel
    for pixel), and draws the sampler's pictures (curvegan.sample plot=…) from the checkpoints.
-3. Screenshots (unless --no-screenshots): starts TensorBoard on each run and takes a headless Chromium screenshot
-   of its default dashboard (Time Series) in a 1400 × 1400 window, into WORK/screens/; the ensemble's figures
-   section goes to docs/tensorboard.png, at actual size. Chromium comes from the system's packages (Debian:
-   `apt-get install chromium`).
+3. Screenshots (unless --no-screenshots): starts TensorBoard on each of the default run, the ensemble of 16, the
+   mode bed, the ring and the grid, and takes a headless Chromium screenshot of its default dashboard (Time Series)
+   as a 1400 × 900 browser window first shows it, into docs/tensorboard_<run>.png. Chromium comes from the
+   system's packages (Debian: `apt-get install chromium`).
 """
 
 from __future__ import annotations
@@ -33,16 +34,23 @@ RUNS = {
     "infogan": ["model=infogan"],
     "best": ["experiment=best"],
     "modes_best": ["experiment=modes_best", "ensemble.size=8"],
+    "ring": ["data=ring", "ensemble.size=8"],
+    "grid": ["data=grid", "ensemble.size=8"],
 }
 # docs/NAME: (run, TensorBoard image tag)
 FROM_TENSORBOARD = {
     "curves.png": ("default", "figures/generated"),
     "ensemble.png": ("ensemble", "figures/best_median_worst"),
-    "ensemble_members.png": ("ensemble", "figures/members"),
     "cgan.png": ("cgan", "figures/generated"),
     "modes_histogram.png": ("modes_best", "figures/a_histogram"),
+    "modes_coverage.png": ("modes_best", "figures/mode_coverage"),
+    "ring.png": ("ring", "figures/generated"),
+    "ring_members.png": ("ring", "figures/best_median_worst"),
+    "ring_coverage.png": ("ring", "figures/mode_coverage"),
+    "grid.png": ("grid", "figures/generated"),
+    "grid_coverage.png": ("grid", "figures/mode_coverage"),
 }
-CROP = (280, 160, 1150, 940)  # the screenshot's figures section, right of the runs list and left of the settings
+SCREENSHOTS = ("default", "ensemble", "modes_best", "ring", "grid")
 # docs/NAME: (run, the sampler's overrides)
 FROM_SAMPLER = {
     "best_curves.png": ("best", ["n=10000"]),
@@ -79,7 +87,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def screenshot(logdir: Path, path: Path, height: int = 1400) -> None:
+def screenshot(logdir: Path, path: Path, height: int = 900) -> None:
     """TensorBoard's default dashboard over `logdir`, as a 1400-pixel-wide browser shows it."""
     port = free_port()
     board = subprocess.Popen(
@@ -110,7 +118,7 @@ def screenshot(logdir: Path, path: Path, height: int = 1400) -> None:
                 f"--window-size=1400,{height}",
                 "--virtual-time-budget=25000",
                 f"--screenshot={path}",
-                f"http://127.0.0.1:{port}/#timeseries",
+                f"http://127.0.0.1:{port}/?forceSVG=true#timeseries",  # headless Chromium draws no WebGL charts
             ]
         )
     finally:
@@ -129,22 +137,36 @@ def main() -> None:
 
     for name, (source, tag) in FROM_TENSORBOARD.items():
         (args.out / name).write_bytes(last_image(runs[source], tag))
+    members_pages(runs["ensemble"], args.out / "ensemble_members.png")
     shutil.copy(runs["default"] / "progress.gif", args.out / "progress.gif")
     for name, (source, overrides) in FROM_SAMPLER.items():
         ckpt = runs[source] / "checkpoints" / "last.ckpt"
         run([PY, "-m", "curvegan.sample", f"ckpt_path={ckpt}", f"plot={args.out / name}", *overrides])
-    print(f"wrote {', '.join([*FROM_TENSORBOARD, 'progress.gif', *FROM_SAMPLER])} into {args.out}")
+    print(
+        f"wrote {', '.join([*FROM_TENSORBOARD, 'ensemble_members.png', 'progress.gif', *FROM_SAMPLER])} into {args.out}"
+    )
 
     if not args.no_screenshots:
-        screens = args.work / "screens"
-        screens.mkdir(exist_ok=True)
-        for name, run_dir in runs.items():
-            screenshot(run_dir / "tensorboard", screens / f"{name}.png")
-        from PIL import Image
+        for name in SCREENSHOTS:
+            screenshot(runs[name] / "tensorboard", args.out / f"tensorboard_{name}.png")
+        print(f"screenshots of TensorBoard's default dashboard: docs/tensorboard_{{{','.join(SCREENSHOTS)}}}.png")
 
-        with Image.open(screens / "ensemble.png") as shot:  # its figures' section at actual size: 870 pixels wide
-            shot.crop(CROP).save(args.out / "tensorboard.png")
-        print(f"screenshots of TensorBoard's default dashboard in {screens}; the ensemble's in docs/tensorboard.png")
+
+def members_pages(run_dir: Path, path: Path) -> None:
+    """The last figures/members_<page> images of a run, two pages a row, as one picture (for the README's link)."""
+    import io
+
+    from PIL import Image
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(run_dir / "tensorboard"), size_guidance={"images": 0}).Reload()
+    tags = sorted((t for t in events.Tags()["images"] if t.startswith("figures/members_")), key=lambda t: int(t[16:]))
+    pages = [Image.open(io.BytesIO(events.Images(tag)[-1].encoded_image_string)).convert("RGB") for tag in tags]
+    width, height = max(p.width for p in pages), max(p.height for p in pages)
+    sheet = Image.new("RGB", (2 * width, -(-len(pages) // 2) * height), "white")
+    for i, page in enumerate(pages):
+        sheet.paste(page, ((i % 2) * width, (i // 2) * height))
+    sheet.save(path)
 
 
 if __name__ == "__main__":

@@ -238,3 +238,24 @@ def test_the_member_table_gives_each_jobs_seed_whether_overridden_or_the_default
     rows = [line for line in capsys.readouterr().out.split("## Every member")[1].splitlines() if line.startswith("| ")]
     seeds = {row.split("|")[1].strip(): row.split("|")[3].strip() for row in rows[2:]}  # past the header
     assert seeds == {"objective=bce": "3", "objective=lsgan": "0"}
+
+
+def test_the_member_table_gives_each_member_the_seed_it_trained_from_and_the_history_draws_a_band(tmp_path):
+    """With one seed per member (seed=[…]) each member's row has its own seed; the history figure of an ensemble
+    shades the band from its median member to its worst."""
+    import csv
+
+    from conftest import TINY
+
+    run = tmp_path / "run"
+    argv = [sys.executable, "-m", "curvegan.train", *TINY, "seed=[5,5,9]", "ensemble.size=3", "logger=none"]
+    subprocess.run([*argv, "callbacks.monitor.gif_path=null", f"hydra.run.dir={run}"], check=True, capture_output=True)
+    report([str(run), "--out", str(tmp_path / "out")])
+    rows = list(csv.DictReader((tmp_path / "out" / "report.csv").open()))
+    assert [(r["member"], r["seed"]) for r in rows] == [("0", "5"), ("1", "5"), ("2", "9")]
+    from PIL import Image
+
+    with Image.open(tmp_path / "out" / "report_history.png") as image:
+        pixels = np.asarray(image.convert("RGB")).reshape(-1, 3).astype(int)
+    band = (np.abs(pixels - [210, 225, 238]).max(axis=1) < 12).sum()  # tab:blue at alpha 0.18 over white
+    assert band > 500

@@ -42,11 +42,20 @@ def setting_of(job: dict, keys: list[str]) -> str:
     return " ".join(f"{k}={job['overrides'][k]}" for k in keys if k in job["overrides"]) or "(all the same)"
 
 
+def member_seed(job: dict, member: dict):
+    """The seed a member trained from: the job's, or with one seed per member (seed=[…]) its own."""
+    seed = job["seed"]
+    if isinstance(seed, list):
+        k = member.get("member")
+        return seed[k] if isinstance(k, int) and 0 <= k < len(seed) else ""
+    return seed
+
+
 def member_rows(jobs: list[dict]) -> list[dict]:
     """One row per ensemble member of every job, with the job's setting."""
     varying = [k for k in varying_keys(jobs) if k != "seed"]
     return [
-        {"setting": setting_of(job, varying), "job": job["job"], "seed": job["seed"], **member}
+        {"setting": setting_of(job, varying), "job": job["job"], "seed": member_seed(job, member), **member}
         | {"seconds": job.get("seconds")}
         for job in jobs
         for member in job["members"]

@@ -78,6 +78,17 @@ def strip_figure(rows: list[dict], settings: list[str], metrics: list[str], decl
         fig.savefig(path)
 
 
+def worst_of(record: dict, metric: str):
+    """An epoch's worst member's value of `metric` (an ensemble's history has it), else None."""
+    worst = record.get("worst")
+    value = worst.get(metric) if isinstance(worst, dict) else None
+    return value if isinstance(value, int | float) and math.isfinite(value) else None
+
+
+def declared_better(jobs: list[dict], metric: str) -> str:
+    return jobs[0].get("declarations", {}).get(metric, {}).get("better", "")
+
+
 def history_figure(by_setting: dict[str, list[dict]], metrics: list[str], path: Path) -> None:
     """Each metric over training: per setting (its jobs with a history), the median over its jobs of each job's
     median member."""
@@ -86,6 +97,7 @@ def history_figure(by_setting: dict[str, list[dict]], metrics: list[str], path: 
         fig = Figure(figsize=(8.3, 3.6 + 0.22 * len(by_setting)), dpi=100)
         FigureCanvasAgg(fig)
         axes = fig.subplots(1, max(1, len(metrics)), squeeze=False)[0]
+        banded = False
         for label, members in zip(labels, by_setting.values(), strict=True):
             length = min(len(j["history"]) for j in members)
             steps = [members[0]["history"][i]["step"] for i in range(length)]
@@ -94,14 +106,23 @@ def history_figure(by_setting: dict[str, list[dict]], metrics: list[str], path: 
                 if any(v is None for v in values):
                     continue
                 medians = [statistics.median(j["history"][i][metric] for j in members) for i in range(length)]
-                ax.plot(steps, medians, marker=".", label=label)
+                (line,) = ax.plot(steps, medians, marker=".", label=label)
+                worsts = [[worst_of(j["history"][i], metric) for j in members] for i in range(length)]
+                if all(None not in w for w in worsts):  # ensembles: the band reaches the worst member of any job
+                    pick = max if declared_better(members, metric) == "lower" else min
+                    ax.fill_between(steps, medians, [pick(w) for w in worsts], color=line.get_color(), alpha=0.18, lw=0)
+                    banded = True
         for ax, metric in zip(axes, metrics, strict=False):
             ax.set_xlabel("G updates")
-            ax.set_ylabel(f"{metric}, median member")
+            ax.set_ylabel(metric)
             ax.grid(alpha=0.3)
         handles, names = axes[0].get_legend_handles_labels()
         if handles:
             fig.legend(handles, names, loc="lower center", ncols=min(3, len(names)), frameon=False)
-        fig.suptitle("Through training" + (f" · unless a label says otherwise: {shared}" if shared else ""))
+        what = "The median member (line) and the worst (the band's edge)" if banded else "The median member"
+        fig.suptitle(
+            f"{what} of each setting through training"
+            + (f"\nunless a label says otherwise: {shared}" if shared else "")
+        )
         fig.tight_layout(rect=(0, 0.06 * math.ceil(len(names) / 3) + 0.02, 1, 1))
         fig.savefig(path)

@@ -102,9 +102,12 @@ def family_of(config: dict, overrides: dict) -> str:
 
 
 def seed_of(config: dict, overrides: dict):
-    """The job's seed: its override, else its composed config's (the default), else unknown ("")."""
-    seed = overrides.get("seed", config.get("seed", ""))
-    return seed if isinstance(seed, int | str) else ""
+    """The job's seed: its override, else its composed config's (the default), else unknown (""); a list of one per
+    member where the members have their own (seed=[…])."""
+    seed = config.get("seed", overrides.get("seed", ""))
+    if isinstance(seed, list) and all(isinstance(s, int) and not isinstance(s, bool) for s in seed):
+        return seed
+    return seed if isinstance(seed, int | str) and not isinstance(seed, bool) else ""
 
 
 def read_jobs(sweep_dir: Path) -> tuple[list[dict], list[tuple[Path, str]]]:
