@@ -157,6 +157,9 @@ def test_every_refusal_of_the_report_is_one_line_and_exit_status_2(sweep, tmp_pa
         ("history", {"epoch": 1}),  # a history that is not a list
         ("history", [{"epoch": 1, "step": "60"}]),
         ("seconds", "fast"),
+        ("mode_coverage", {"modes": ["a"], "samples": 10, "epochs": [1], "steps": [5], "shares": [[1.5]]}),
+        ("mode_coverage", {"modes": ["a", "b"], "samples": 10, "epochs": [1], "steps": [5], "shares": [[0.5]]}),
+        ("mode_coverage", [[0.1, 0.2]]),
     ],
 )
 def test_a_malformed_field_leaves_its_job_out_named_and_the_rest_reported(sweep, capsys, field, bad):

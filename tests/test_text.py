@@ -121,10 +121,12 @@ def test_the_samplers_pictures_have_no_text_cut_off_or_overlapping(overrides, fi
     assert len(figures) == 2 and all_problems(figures) == []
 
 
-def test_the_reports_figures_have_no_text_cut_off_or_overlapping(figures, tmp_path, capsys):
+@pytest.mark.parametrize("data", ["quadratic", "ring"])
+def test_the_reports_figures_have_no_text_cut_off_or_overlapping(data, figures, tmp_path, capsys):
     from curvegan.report import main as report
 
     for number, overrides in enumerate([["model.g_lr=1e-4"], ["model.g_lr=2e-4", "objective=hinge"]]):
+        overrides = [*overrides, f"data={data}"]
         run_dir = tmp_path / "sweep" / str(number)
         train(
             compose_config(
@@ -135,4 +137,5 @@ def test_the_reports_figures_have_no_text_cut_off_or_overlapping(figures, tmp_pa
         (run_dir / ".hydra" / "overrides.yaml").write_text("".join(f"- {o}\n" for o in overrides))
     figures.clear()
     report([str(tmp_path / "sweep"), "--out", str(tmp_path / "report")])
-    assert len(figures) >= 2 and all_problems(figures) == []
+    assert len(figures) == 2 + (data == "ring") and all_problems(figures) == []  # ring: the coverage maps too
+    assert (tmp_path / "report" / "report_coverage.png").exists() == (data == "ring")

@@ -187,7 +187,7 @@ class Monitor(L.Callback):
                 except ValueError:  # values TensorBoard cannot bin (near float32's range): that histogram is left out
                     continue
 
-        if drawn and gan.family.mode_labels():  # a family of modes: its coverage map
+        if gan.family.mode_labels():  # a family of modes: its coverage map (TensorBoard, metrics.json, the report)
             inputs, _ = self.scored_inputs(gan)
             samples = gan.generate(inputs, slice(median_member, median_member + 1))[0].float().cpu()
             self.coverage.append((epoch, step, (gan.family.mode_counts(samples) / len(samples)).tolist()))
@@ -289,6 +289,20 @@ class Monitor(L.Callback):
             titles.append(f"{label}\n{wrap(numbers, 14)}")
         marked = [bool(collapsed[k] or diverged[k]) for k in picked]
         return self.plots[name].render(samples, titles, header, marked)
+
+    def coverage_record(self, family) -> dict | None:
+        """metrics.json's `mode_coverage`: each measured epoch's share of the samples that are high quality at
+        each mode, for that epoch's median member; None for a family without modes."""
+        if not self.coverage:
+            return None
+        epochs, steps, shares = (list(v) for v in zip(*self.coverage, strict=True))
+        return {
+            "modes": family.mode_labels(),
+            "samples": self.evaluate.n,
+            "epochs": epochs,
+            "steps": steps,
+            "shares": shares,
+        }
 
     def shown_inputs(self, gan, curves: int | None = None):
         """(inputs, their labels) that a figure draws: the model's fixed preview (its first `curves`), or for a

@@ -308,7 +308,7 @@ def finish_jobs(jobs, model, lones, monitors, loggers, trainer, group_dir: Path,
 
     from curvegan.evaluation import Evaluator, final
     from curvegan.files import checkpoint_io
-    from curvegan.results import summary_line, write_metrics
+    from curvegan.results import records, summary_line, write_metrics
 
     model.to(trainer.strategy.root_device)
     packed_last = group_dir / "checkpoints" / "last.ckpt"
@@ -328,7 +328,7 @@ def finish_jobs(jobs, model, lones, monitors, loggers, trainer, group_dir: Path,
             "members": model.members,
             "seconds": round(seconds, 3),
         }
-        metrics["history"] = monitor.history if monitor else []
+        metrics |= records(monitor, model.family)
         write_metrics(job.dir, metrics)
         if packed is not None and (job.resolved.get("callbacks") or {}).get("checkpoint") is not None:
             callbacks = [instantiate(c) for c in (job.resolved.get("callbacks") or {}).values() if c is not None]

@@ -327,33 +327,44 @@ def coverage_map(family: Family, epochs: list[int], step: int, shares: torch.Ten
     by the share of the n samples that are high quality at that mode ([epochs, M] `shares`), on a log scale from
     one sample to all. White: no such sample, a mode PacGAN's count misses; the red line on the colour bar is the
     share from which modes_captured counts a mode (n/(5·M) samples); an even spread puts 1/M in every cell."""
-    modes = shares.shape[1]
-    labels = family.mode_labels()
     with mpl.rc_context(CARD):
         fig = Figure(figsize=(5.6, 4.38), dpi=DPI, layout="constrained")
         FigureCanvasAgg(fig)
         ax = fig.add_subplot()
-        cmap = mpl.colormaps["Greens"].with_extremes(under="white")
-        image = ax.imshow(
-            shares.T.numpy(),
-            aspect="auto",
-            origin="lower",
-            cmap=cmap,
-            norm=mpl.colors.LogNorm(vmin=0.5 / n, vmax=1),
-            interpolation="nearest",
-            extent=(0.5, len(epochs) + 0.5, -0.5, modes - 0.5),
-        )
-        columns = list(range(1, len(epochs) + 1, -(-len(epochs) // 6)))  # at most 6 labels
-        ax.set_xticks(columns, [str(epochs[c - 1]) for c in columns])
+        image = draw_coverage(ax, shares, epochs, family.mode_labels(), n, CARD["font.size"] - 3)
         ax.set_xlabel(f"epoch (the last: {step:,} G updates)")
-        shown = list(range(0, modes, -(-modes // 8)))  # at most 8 labels
-        ax.set_yticks(shown, [labels[k] for k in shown])
-        ax.tick_params(labelsize=CARD["font.size"] - 3)
-        bar = fig.colorbar(image, ax=ax, ticks=[1 / n, 1 / modes, 1])
-        bar.ax.set_yticklabels(["1 sample", f"1/{modes}", "all"])
-        bar.ax.minorticks_off()
-        bar.ax.axhline(1 / (5 * modes), color="tab:red", lw=2.5)
-        bar.ax.tick_params(labelsize=CARD["font.size"] - 3)
+        coverage_bar(fig, image, ax, shares.shape[1], n, CARD["font.size"] - 3)
         ax.set_title(wrap_card(title, inches=4.0), fontsize=CARD["axes.titlesize"] - 1)
         fig.canvas.draw()
         return np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
+
+
+def draw_coverage(ax, shares, epochs: list[int], labels: list[str], n: int, ticks: float):
+    """One coverage map on `ax` (coverage_map): shares [epochs, M] of n samples; returns the image."""
+    shares = torch.as_tensor(shares, dtype=torch.float64)
+    modes = shares.shape[1]
+    image = ax.imshow(
+        shares.T.numpy(),
+        aspect="auto",
+        origin="lower",
+        cmap=mpl.colormaps["Greens"].with_extremes(under="white"),
+        norm=mpl.colors.LogNorm(vmin=0.5 / n, vmax=1),
+        interpolation="nearest",
+        extent=(0.5, len(epochs) + 0.5, -0.5, modes - 0.5),
+    )
+    columns = list(range(1, len(epochs) + 1, -(-len(epochs) // 6)))  # at most 6 labels
+    ax.set_xticks(columns, [str(epochs[c - 1]) for c in columns])
+    shown = list(range(0, modes, -(-modes // 8)))  # at most 8 labels
+    ax.set_yticks(shown, [labels[k] for k in shown])
+    ax.tick_params(labelsize=ticks)
+    return image
+
+
+def coverage_bar(fig, image, ax, modes: int, n: int, ticks: float) -> None:
+    """The coverage map's colour bar: one sample, an even share (1/M), all; the red line at modes_captured's
+    threshold, n/(5·M) samples."""
+    bar = fig.colorbar(image, ax=ax, ticks=[1 / n, 1 / modes, 1])
+    bar.ax.set_yticklabels(["1 sample", f"1/{modes}", "all"])
+    bar.ax.minorticks_off()
+    bar.ax.axhline(1 / (5 * modes), color="tab:red", lw=2.5)
+    bar.ax.tick_params(labelsize=ticks)

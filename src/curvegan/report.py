@@ -239,7 +239,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"\n{len(left_out)} left out:")
         for path, why in left_out:
             print(f"- {path.relative_to(args.sweep_dir)}: {why}")
-    from curvegan.report_plots import history_figure, strip_figure
+    from curvegan.report_plots import coverage_figure, history_figure, strip_figure
 
     strip_figure(
         rows, [line[0] for line in table], metrics[:3] if args.metrics else metrics[1:3], declared, out / "report.png"
@@ -250,7 +250,16 @@ def main(argv: list[str] | None = None) -> None:
         if job.get("history"):
             by_setting.setdefault(setting_of(job, varying), []).append(job)
     history_figure(by_setting, [m for m in headline if declared[m]["better"]][:2], out / "report_history.png")
-    print(f"wrote {out / 'report.csv'}, {out / 'report.png'} and {out / 'report_history.png'}", file=sys.stderr)
+    written = [out / "report.csv", out / "report.png", out / "report_history.png"]
+    covered = {}  # per setting, its median job's coverage map (a family of modes)
+    for setting in [line[0] for line in table]:
+        mapped = [j for j in jobs if setting_of(j, varying) == setting and j.get("mode_coverage")]
+        if mapped:
+            covered[setting] = sorted(mapped, key=lambda j: j.get("objective") or 0.0)[(len(mapped) - 1) // 2]
+    if covered:
+        coverage_figure(covered, out / "report_coverage.png")
+        written.append(out / "report_coverage.png")
+    print(f"wrote {', '.join(map(str, written[:-1]))} and {written[-1]}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -126,3 +126,35 @@ def history_figure(by_setting: dict[str, list[dict]], metrics: list[str], path: 
         )
         fig.tight_layout(rect=(0, 0.06 * math.ceil(len(names) / 3) + 0.02, 1, 1))
         fig.savefig(path)
+
+
+def coverage_figure(covered: dict[str, dict], path: Path) -> None:
+    """The mode coverage map of each setting (its median job's median member: curvegan.plots.coverage_map), three
+    a row, best setting first; one colour bar."""
+    from curvegan.plots import coverage_bar, draw_coverage
+
+    shared, labels = common_prefix(list(covered))
+    cols = min(3, len(covered))
+    rows = -(-len(covered) // cols)
+    with mpl.rc_context(FONT):
+        fig = Figure(figsize=(8.3, 2.4 * rows + 1.2), dpi=100, layout="constrained")
+        FigureCanvasAgg(fig)
+        axes = fig.subplots(rows, cols, squeeze=False, sharey=True).flat
+        image = None
+        for ax, label, job in zip(axes, labels, covered.values(), strict=False):
+            record = job["mode_coverage"]
+            image = draw_coverage(ax, record["shares"], record["epochs"], record["modes"], record["samples"], 9)
+            ax.set_title(label, fontsize=10)
+        for ax in list(axes)[len(covered) :]:
+            ax.axis("off")
+        record = next(iter(covered.values()))["mode_coverage"]
+        coverage_bar(fig, image, fig.axes[: len(covered)], len(record["modes"]), record["samples"], 9)
+        fig.supxlabel("epoch", fontsize=10)
+        fig.suptitle(
+            "Which modes each setting covers through training: its median job's median member; each cell the share"
+            " of samples high quality at that mode (white: none, a miss by PacGAN's count; red line: where"
+            " modes_captured counts a mode)" + (f"; every setting: {shared}" if shared else ""),
+            fontsize=10,
+            wrap=True,
+        )
+        fig.savefig(path)

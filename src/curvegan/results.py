@@ -47,10 +47,17 @@ def finish(cfg: DictConfig, model, trainer, callbacks: list, seconds: float) -> 
     metrics = final(model, evaluator, samples_path)
     metrics |= {"ensemble_size": model.members, "steps": model.g_updates, "seconds": round(seconds, 3)}
     if trainer.is_global_zero:
-        metrics["history"] = monitor.history if monitor else []
+        metrics |= records(monitor, model.family)
         write_metrics(run_dir, metrics)
         print(summary_line(metrics, seconds) + f"\nrun dir: {run_dir}")
     return metrics
+
+
+def records(monitor, family) -> dict:
+    """What metrics.json keeps of training besides the final numbers: `history` (the quality after each measured
+    epoch) and, for a family of modes, `mode_coverage` (curvegan.callbacks.Monitor.coverage_record)."""
+    coverage = monitor.coverage_record(family) if monitor else None
+    return {"history": monitor.history if monitor else []} | ({"mode_coverage": coverage} if coverage else {})
 
 
 def write_metrics(run_dir: Path, metrics: dict) -> None:

@@ -43,6 +43,8 @@ def read_job(job_dir: Path) -> dict:
         for h in history
     ):
         raise Untrusted("history is not a list of epochs' records (a step and numbers)")
+    if "mode_coverage" in metrics and not _coverage(metrics["mode_coverage"]):
+        raise Untrusted("mode_coverage is not a coverage record (modes, samples, and a share per mode each epoch)")
     if not _number_or_none(metrics.get("seconds")):
         raise Untrusted(f"seconds={metrics.get('seconds')!r} is not a number")
     for i, member in enumerate(metrics["members"]):
@@ -67,6 +69,26 @@ def read_job(job_dir: Path) -> dict:
         "seed": seed_of(config, overrides),
         **metrics,
     }
+
+
+def _coverage(record) -> bool:
+    """Whether `record` is what metrics.json's mode_coverage holds: the modes' names, the samples counted, and per
+    measured epoch its number, its step and each mode's share, in [0, 1]."""
+    if not isinstance(record, dict) or not isinstance(record.get("modes"), list) or not record["modes"]:
+        return False
+    samples, epochs, steps, shares = (record.get(k) for k in ("samples", "epochs", "steps", "shares"))
+    whole = lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0  # noqa: E731
+    if not (whole(samples) and samples > 0 and isinstance(epochs, list) and isinstance(steps, list)):
+        return False
+    if not (isinstance(shares, list) and len(epochs) == len(steps) == len(shares) > 0):
+        return False
+    share = lambda v: isinstance(v, int | float) and not isinstance(v, bool) and 0 <= v <= 1  # noqa: E731
+    return (
+        all(isinstance(m, str) for m in record["modes"])
+        and all(whole(e) for e in epochs)
+        and all(whole(t) for t in steps)
+        and all(isinstance(row, list) and len(row) == len(record["modes"]) and all(map(share, row)) for row in shares)
+    )
 
 
 def _number_or_none(value) -> bool:
