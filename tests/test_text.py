@@ -139,3 +139,23 @@ def test_the_reports_figures_have_no_text_cut_off_or_overlapping(data, figures, 
     report([str(tmp_path / "sweep"), "--out", str(tmp_path / "report")])
     assert len(figures) == 2 + (data == "ring") and all_problems(figures) == []  # ring: the coverage maps too
     assert (tmp_path / "report" / "report_coverage.png").exists() == (data == "ring")
+
+
+def test_the_samplers_picture_of_a_requested_a_draws_its_true_curve_over_the_samples(figures, tmp_path):
+    import torch
+
+    from curvegan.families.quadratic import Quadratic
+    from curvegan.sample import sample
+    from test_sample import sample_cfg
+
+    train(compose_config(*TINY, "trainer.max_epochs=1", "logger=none", "model=cgan", run_dir=tmp_path))
+    figures.clear()
+    sample(sample_cfg(ckpt_path=str(tmp_path / "checkpoints" / "last.ckpt"), plot=str(tmp_path / "a.png"), a=1.3))
+    (fig,) = figures
+    from matplotlib.collections import LineCollection
+
+    curves = [c for c in fig.axes[0].collections if isinstance(c, LineCollection) and len(c.get_segments())]
+    (true,) = [c for c in curves if c.get_zorder() > 2]  # over the generated curves, which would hide it
+    (segment,) = true.get_segments()
+    assert torch.allclose(torch.as_tensor(segment[:, 1]).float(), Quadratic().samples(torch.tensor([1.3]))[0])
+    assert "a=1.3" in fig.texts[0].get_text() and all_problems(figures) == []

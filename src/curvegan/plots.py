@@ -35,6 +35,11 @@ def style_of(fixed, family: Family, n: int) -> dict:
     in their colours, a colour bar and the legend."""
     style = {"legend": fixed.legend}
     if fixed.labels is None:
+        if fixed.references is not None:  # a request without a scale (the sampler's a=…): its real sample, dark
+            style |= {
+                "references": family.samples(fixed.references),
+                "reference_colors": ["0.1"] * len(fixed.references),
+            }
         return style
     labels = fixed.labels[:n]
     if fixed.scale is None:  # categories
@@ -152,7 +157,7 @@ class SamplePlot:
                     shown = family.artists(ax, len(references), style.get("reference_colors"))
                     family.update(shown, references)
                     for artist in shown:
-                        artist.set(linestyle="--", alpha=0.95, lw=1.6 if card else 1.0, zorder=1)
+                        artist.set(linestyle="--", alpha=0.95, lw=1.6 if card else 1.0, zorder=3)  # over the samples
                 self.artists.append(family.artists(ax, n, style.get("colors")))
                 ax.tick_params(labelsize=fonts["font.size"] - 2, length=3, pad=2)
                 if i + cols >= panels:

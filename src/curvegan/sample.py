@@ -169,7 +169,7 @@ def sample(cfg: DictConfig) -> dict:
     import torch
 
     from curvegan.metrics import headline
-    from curvegan.plots import latent_walk_figure, samples_figure
+    from curvegan.plots import latent_walk_figure, samples_figure, style_of
     from curvegan.sampling import fixed_inputs, walk
 
     gan = load_checkpoint(cfg.ckpt_path, cfg.member)
@@ -181,7 +181,7 @@ def sample(cfg: DictConfig) -> dict:
             takes = ", ".join(f"{k}=" for k in variant.options) or "no option"
             raise SampleError(f"{name}={value}: this checkpoint holds {variant.title}, which takes {takes}")
     try:
-        inputs, _ = fixed_inputs(gan, cfg.n, torch.Generator().manual_seed(cfg.seed), "sample", **options)
+        inputs, fixed = fixed_inputs(gan, cfg.n, torch.Generator().manual_seed(cfg.seed), "sample", **options)
     except ValueError as err:
         raise SampleError(str(err)) from None
     samples = gan.generate(inputs)[0]
@@ -195,8 +195,10 @@ def sample(cfg: DictConfig) -> dict:
         else:
             every = cfg.plot_samples is None and family.draws_scored  # points: density shows, as the ring's
             shown = cfg.n if every else min(cfg.plot_samples or 48, cfg.n)
-            title = f"{shown:,} of {cfg.n:,} samples, member {cfg.member}\n{headline(quality, digits=3)}"
-            fig = samples_figure(samples[:shown], family, title)
+            asked = "".join(f" · {name}={value}" for name, value in options.items())  # a cGAN's request
+            title = f"{shown:,} of {cfg.n:,} samples · member {cfg.member}{asked}\n{headline(quality, digits=3)}"
+            style = style_of(fixed, family, shown)  # a requested a: its true curve dashed beneath, coloured
+            fig = samples_figure(samples[:shown], family, title, style | {"legend": style.get("legend") or "generated"})
         Path(cfg.plot).parent.mkdir(parents=True, exist_ok=True)
         with atomic(cfg.plot) as partial:
             fig.savefig(partial, format="png")

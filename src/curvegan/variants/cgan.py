@@ -70,7 +70,8 @@ class Conditional(Variant):
             return Fixed(self.conditions(grid, family), labels=first, scale=scale, references=requests)
         if purpose == "sample" and (a is not None or params is not None):
             requested = self.requested(family, a, params)
-            return Fixed(self.conditions(requested.expand(n, *requested.shape[1:]), family))
+            conditions = self.conditions(requested.expand(n, *requested.shape[1:]), family)
+            return Fixed(conditions, references=requested)  # the requested curve, drawn beneath the samples
         # Requests drawn from the data's distribution (for the family's metrics), and a second set spread evenly
         # over the ranges beside the same noise (for a_rmse).
         drawn = family.draw((n,), rng)
