@@ -18,7 +18,8 @@ from matplotlib.figure import Figure
 from curvegan.families import Family
 
 DPI = 100
-CARD = {"font.size": 15, "axes.titlesize": 16, "figure.titlesize": 16, "legend.fontsize": 14, "axes.labelsize": 15}
+# On a card (a TensorBoard card shows a figure at about half size) tick labels are as large as titles: 16 points.
+CARD = {"font.size": 16, "axes.titlesize": 16, "figure.titlesize": 16, "legend.fontsize": 14, "axes.labelsize": 16}
 PAGE = {"font.size": 11, "axes.titlesize": 12, "figure.titlesize": 13, "legend.fontsize": 11, "axes.labelsize": 11}
 PANEL_SAMPLES = 16  # samples per panel of the small multiples
 
@@ -159,7 +160,7 @@ class SamplePlot:
                     for artist in shown:
                         artist.set(linestyle="--", alpha=0.95, lw=1.6 if card else 1.0, zorder=3)  # over the samples
                 self.artists.append(family.artists(ax, n, style.get("colors")))
-                ax.tick_params(labelsize=fonts["font.size"] - 2, length=3, pad=2)
+                ax.tick_params(labelsize=fonts["font.size"] - (0 if fonts is CARD else 2), length=3, pad=2)
                 if i + cols >= panels:
                     ax.set_xlabel(family.axis_labels()[0], labelpad=1)
                 else:
@@ -188,7 +189,7 @@ class SamplePlot:
                     mpl.cm.ScalarMappable(mpl.colors.Normalize(low, high), "viridis"), cax=holder
                 )
                 colorbar.set_label(label, labelpad=2)
-                colorbar.ax.tick_params(labelsize=fonts["font.size"] - 2)
+                colorbar.ax.tick_params(labelsize=fonts["font.size"] - (0 if fonts is CARD else 2))
             if card and style.get("legend"):
                 handles = family.legend_handles(style["legend"], "tab:blue" if "colors" not in style else "0.3")
                 if references is not None:
@@ -320,7 +321,7 @@ def parameter_histogram(values: torch.Tensor, family: Family, title: str = "") -
         ax.set_xlabel(f"fitted {family.parameters[0]} (grey: the modes)")
         ax.set_ylabel("samples")
         ax.set_ylim(bottom=0)  # a count: never below 0, even when every value is outside the range
-        ax.tick_params(labelsize=CARD["font.size"] - 2)
+        ax.tick_params(labelsize=CARD["font.size"])
         note = f"{outside:,} of {len(values):,} outside the range shown" if outside else ""
         ax.set_title(wrap_card(" · ".join(t for t in (title, note) if t), inches=4.6))  # over the axes
         fig.canvas.draw()
