@@ -65,17 +65,18 @@ EVALUATION = Rule(
 
 
 class Monitor(L.Callback):
-    """Every `every_n_epochs` epochs: measure every member on `num_samples` samples and log `quality/*` (the
-    median member's values; with several members also the worst, as `worst/<metric>`, and histograms
-    of the members' values under `members/`), a histogram of the fitted parameter of the median member's
-    samples, and a figure of samples.
+    """Every `every_n_epochs` epochs: measure every member on `num_samples` samples and log `1_quality/*` (the
+    median member's values; with several members also the worst, as `worst/<metric>`, the interquartile band as
+    `spread/*`, and histograms of the members' values), a histogram of the fitted parameter of the median member's
+    samples, D's view, and the figures.
 
-    The figure shows, from the model's fixed preview inputs over the real family, one panel per member for up to
-    `members_shown` members, ordered from best to worst (by the family's objective) and spread over the whole
-    ranking. It goes to every logger that takes images (TensorBoard's IMAGES tab) and, with `gif_path`, to a PNG
-    in frames/ beside the GIF: the GIF's frames, assembled when fit ends. The quality history (for metrics.json)
-    and the list of frames are part of the callback's checkpointed state, so a resumed run's history and GIF
-    cover the whole run.
+    The figures, each sized for a TensorBoard card (curvegan.plots): `figures/generated`, the median member's
+    samples (a family of points: every sample it scored); for an ensemble `figures/best_median_worst` and
+    `figures/members_<page>`, the other members from best to worst (by the family's objective), three a card;
+    for a family of modes `figures/mode_coverage`, modes × epochs. They go to every logger that takes images and,
+    with `gif_path`, the main one to a PNG in frames/ beside the GIF: the GIF's frames, assembled when fit ends.
+    The quality history and the mode coverage (for metrics.json) and the list of frames are part of the callback's
+    checkpointed state, so a resumed run's history, map and GIF cover the whole run.
     """
 
     @dataclass
@@ -235,7 +236,7 @@ class Monitor(L.Callback):
     def figure(self, gan, ranking: list[int], median: int, per_member: dict, diverged, summary: dict, epoch, step):
         """The main figure, as RGB, for a TensorBoard card: one run's samples titled with its numbers; for an
         ensemble, its median member's, titled with the median's and the worst member's numbers (the card is too
-        small for more than one panel to be read: the others are figures/best_median_worst and figures/members)."""
+        small for more than one panel to be read: the others are figures/best_median_worst and figures/members_*)."""
         from curvegan.plots import SamplePlot, style_of, wrap_card
 
         shown = [k for k in (*gan.family.shown, *gan.variant.shown) if k in summary]  # InfoGAN without a code: none

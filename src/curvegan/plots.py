@@ -2,9 +2,11 @@
 (lines for curves, a scatter for points); this module lays out panels and text.
 
 Sized for where they are looked at. TensorBoard's default dashboard fits an image into a card about 300 × 210
-pixels (in a 1400-pixel window), so a figure it gets is one panel drawn at about twice that, 560 × 414 pixels at
-100 dpi, with text of 14-16 points (19-22 pixels): 10-11 pixels on the card, and large when enlarged. Figures of
-several panels, to be enlarged or read in the README's column, are 830 pixels wide with text of 10-13 points.
+pixels (in a 1400-pixel window), so a figure it gets is drawn at about twice that, 560 pixels wide at 100 dpi, with
+titles, tick labels and axis labels of 16 points (22 pixels): 10-11 pixels on the card. A card holds one panel, or
+three side by side (`small`). Titles are wrapped by their measured width and the margins fitted to the tick
+labels, so no text runs off the canvas (tests/test_text.py). Figures for the README's column (a latent walk) are
+830 pixels wide with text of 11-13 points.
 """
 
 from __future__ import annotations
@@ -95,12 +97,13 @@ class SamplePlot:
     samples and text (blitting: only the samples and the text are drawn again).
 
     Laid out by hand, text at fixed places, so that blitting redraws it where it was. One panel is a TensorBoard
-    card's figure, 560 pixels wide: `lines` lines of title above the panel. More panels (`cols` to a row) are a
-    page's figure, 830 pixels wide, for enlarging: a header of two lines, and a title of two over each panel.
+    card's figure, 560 pixels wide: `lines` lines of title above the panel. More panels (`cols` to a row) with
+    `small` are a card's too, 560 pixels wide with a card's text: a header of `header_lines` and `lines` of title
+    over each panel; without it, a page's figure 830 pixels wide.
 
     `style` (from the variant): `colors` [n] colours each sample the same way every time (a requested a, a code
     value), with `colorbar` (label, low, high) saying what the colours mean; `references` [r, dim] are real samples
-    drawn dashed beneath the generated ones, coloured by `reference_colors` (a cGAN's true curves); `legend`.
+    drawn dashed over the generated ones, coloured by `reference_colors` (a cGAN's true curves); `legend`.
     """
 
     def __init__(
