@@ -45,10 +45,8 @@ FROM_TENSORBOARD = {
     "modes_histogram.png": ("modes_best", "figures/a_histogram"),
     "modes_coverage.png": ("modes_best", "figures/mode_coverage"),
     "ring.png": ("ring", "figures/generated"),
-    "ring_members.png": ("ring", "figures/best_median_worst"),
     "ring_coverage.png": ("ring", "figures/mode_coverage"),
     "grid.png": ("grid", "figures/generated"),
-    "grid_coverage.png": ("grid", "figures/mode_coverage"),
 }
 SCREENSHOTS = ("default", "ensemble", "modes_best", "ring", "grid")
 # docs/NAME: (run, the sampler's overrides)

@@ -319,7 +319,15 @@ def test_a_bad_max_members_is_refused_in_one_line_before_anything_is_written(tmp
     assert line.startswith("curvegan.train: ") and "max_members" in line and "Traceback" not in line
 
 
-@pytest.mark.parametrize("bad", ["model.nosuch=1", "objective=nosuch", "model.betas=[0.5]x"])
+# one class in the default run (each case is two Hydra processes, 6 s); the other two with the slow tests
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "model.nosuch=1",
+        pytest.param("objective=nosuch", marks=pytest.mark.slow),
+        pytest.param("model.betas=[0.5]x", marks=pytest.mark.slow),
+    ],
+)
 def test_a_sweep_that_cannot_compose_is_refused_as_the_basic_launcher_refuses_it(tmp_path, bad):
     """The sweeper checks every job's composition before launching (through the launcher's shared composition,
     curvegan.packed.ComposingLoader): the same one line as Hydra's basic launcher, and nothing written."""

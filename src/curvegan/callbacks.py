@@ -153,14 +153,17 @@ class Monitor(L.Callback):
             scalars["members/diverged"] = float(diverged.sum())
         scalars = {k: v for k, v in scalars.items() if math.isfinite(v)}  # undefined (mode_kl): not a number to plot
         family = gan.family
-        fitted = None
+        fitted = scored = None
         loggers = self.loggers_of(trainer)
         drawn = [logger for logger in loggers if takes_images(logger)]
         shown = drawn or self.gif_path or any(hasattr(lg.experiment, "add_histogram") for lg in loggers)
+        if (family.parameters and shown) or family.mode_labels() or (family.draws_scored and (drawn or self.gif_path)):
+            inputs, _ = self.scored_inputs(gan)  # the median member's scored samples, drawn once for all below
+            scored = gan.generate(inputs, slice(median_member, median_member + 1))[0].float().cpu()  # [n, dim]
         if family.parameters and shown:
-            inputs, _ = evaluation_inputs(gan, self.evaluate.n, self.evaluate.seed)
-            median_samples = gan.generate(inputs, slice(median_member, median_member + 1))[0].float().cpu()
-            fitted = family.fit_parameters(median_samples)  # [n, P]
+            fitted = family.fit_parameters(scored)  # [n, P]
+        if family.mode_labels():  # a family of modes: its coverage map (TensorBoard, metrics.json, the report)
+            self.coverage.append((epoch, step, (family.mode_counts(scored) / len(scored)).tolist()))
         if several and not self.plots.get("layout"):  # this process's first measurement: the spread's charts
             shown = [k for k in (*family.shown, *gan.variant.shown) if k in summary["worst"]]
             log_layout(loggers, spread_layout(shown))
@@ -188,30 +191,26 @@ class Monitor(L.Callback):
                 except ValueError:  # values TensorBoard cannot bin (near float32's range): that histogram is left out
                     continue
 
-        if gan.family.mode_labels():  # a family of modes: its coverage map (TensorBoard, metrics.json, the report)
-            inputs, _ = self.scored_inputs(gan)
-            samples = gan.generate(inputs, slice(median_member, median_member + 1))[0].float().cpu()
-            self.coverage.append((epoch, step, (gan.family.mode_counts(samples) / len(samples)).tolist()))
         if drawn or self.gif_path:  # no figure where none is shown
-            self.draw(gan, drawn, ranking, median_member, per_member, diverged, summary, fitted, epoch, step)
+            self.draw(gan, drawn, ranking, median_member, per_member, diverged, summary, fitted, scored, epoch, step)
         for logger in loggers:  # what was logged this epoch, to the files (TensorBoard shows it)
             logger.save()
 
-    def draw(self, gan, loggers, ranking, median_member, per_member, diverged, summary, fitted, epoch, step) -> None:
+    def draw(self, gan, loggers, ranking, median_member, per_member, diverged, summary, fitted, scored, epoch, step):
         """This epoch's figures to the loggers that show images, and the GIF's frame."""
         from curvegan.plots import parameter_histogram  # matplotlib: only a run that draws imports it
 
         several, family = gan.members > 1, gan.family
-        frame = image = self.figure(gan, ranking, median_member, per_member, diverged, summary, epoch, step)
+        frame = image = self.figure(gan, ranking, median_member, scored, summary, epoch, step)
         # figures/ sorts first: TensorBoard's default dashboard opens with them
         log_image(loggers, "figures/generated", image, step)
         if several:
             kept = len(ranking) - int(diverged.sum())
             extremes = [ranking[0], median_member, ranking[max(0, kept - 1)]]
-            image = self.members_figure(gan, extremes, per_member, diverged, epoch, step, "best_median_worst")
+            image = self.members_figure(gan, extremes, per_member, diverged, step, "best_median_worst")
             log_image(loggers, "figures/best_median_worst", image, step)
             for page, picked in enumerate(member_pages(ranking, extremes, self.members_shown), start=1):
-                image = self.members_figure(gan, picked, per_member, diverged, epoch, step, "members", ranking)
+                image = self.members_figure(gan, picked, per_member, diverged, step, "members", ranking)
                 log_image(loggers, f"figures/members_{page}", image, step)
         if self.coverage and loggers:
             from curvegan.plots import coverage_map
@@ -233,7 +232,7 @@ class Monitor(L.Callback):
             save_png(frame, Path(self.gif_path).parent / "frames" / name)
             self.frames.append(name)
 
-    def figure(self, gan, ranking: list[int], median: int, per_member: dict, diverged, summary: dict, epoch, step):
+    def figure(self, gan, ranking: list[int], median: int, scored, summary: dict, epoch, step):
         """The main figure, as RGB, for a TensorBoard card: one run's samples titled with its numbers; for an
         ensemble, its median member's, titled with the median's and the worst member's numbers (the card is too
         small for more than one panel to be read: the others are figures/best_median_worst and figures/members_*)."""
@@ -252,12 +251,15 @@ class Monitor(L.Callback):
             style = style_of(fixed, gan.family, len(inputs))
             lines = title.count("\n") + 1
             self.plots["main"] = SamplePlot(gan.family, len(inputs), style=style, lines=lines)
-        samples = gan.generate(inputs, slice(median, median + 1)).float().cpu()
+        # a family of points draws the median's scored samples (measure drew them); curves, the preview's
+        samples = (
+            scored[None] if gan.family.draws_scored else gan.generate(inputs, slice(median, median + 1)).float().cpu()
+        )
         return self.plots["main"].render(samples, [title])
 
-    def members_figure(self, gan, picked, per_member, diverged, epoch, step, tag, ranking=None):
+    def members_figure(self, gan, picked, per_member, diverged, step, tag, ranking=None):
         """Members side by side on a card, each titled with its numbers: the best, the median and the worst
-        (`best_median_worst`), or a page of up to four others from best to worst (`members`)."""
+        (`best_median_worst`), or a page of up to three others from best to worst (`members`)."""
         from curvegan.plots import PANEL_SAMPLES, SamplePlot, style_of, wrap, wrap_card
 
         shown = [k for k in (*gan.family.shown, *gan.variant.shown) if k in per_member]
@@ -280,7 +282,7 @@ class Monitor(L.Callback):
             lines = 1 + (len(shown) + 1) // 2  # a card's panel: two numbers a line
             header_lines = header.count("\n") + 1
             self.plots[name] = SamplePlot(
-                gan.family, len(inputs), len(picked), style, len(picked), lines, small=True, header_lines=header_lines
+                gan.family, len(inputs), len(picked), style, len(picked), lines, header_lines=header_lines
             )
         collapsed = gan.family.collapsed(per_member)
         samples = torch.cat([gan.generate(inputs, slice(k, k + 1)).float().cpu() for k in picked])

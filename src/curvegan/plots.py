@@ -4,7 +4,7 @@
 Sized for where they are looked at. TensorBoard's default dashboard fits an image into a card about 300 × 210
 pixels (in a 1400-pixel window), so a figure it gets is drawn at about twice that, 560 pixels wide at 100 dpi, with
 titles, tick labels and axis labels of 16 points (22 pixels): 10-11 pixels on the card. A card holds one panel, or
-three side by side (`small`). Titles are wrapped by their measured width and the margins fitted to the tick
+three side by side. Titles are wrapped by their measured width and the margins fitted to the tick
 labels, so no text runs off the canvas (tests/test_text.py). Figures for the README's column (a latent walk) are
 830 pixels wide with text of 11-13 points.
 """
@@ -97,9 +97,9 @@ class SamplePlot:
     samples and text (blitting: only the samples and the text are drawn again).
 
     Laid out by hand, text at fixed places, so that blitting redraws it where it was. One panel is a TensorBoard
-    card's figure, 560 pixels wide: `lines` lines of title above the panel. More panels (`cols` to a row) with
-    `small` are a card's too, 560 pixels wide with a card's text: a header of `header_lines` and `lines` of title
-    over each panel; without it, a page's figure 830 pixels wide.
+    card's figure, 560 pixels wide: `lines` lines of title above the panel. More panels (`cols` to a row, three on a
+    card) are a card's too, 560 pixels wide with a card's text: a header of `header_lines` and `lines` of title over
+    each panel.
 
     `style` (from the variant): `colors` [n] colours each sample the same way every time (a requested a, a code
     value), with `colorbar` (label, low, high) saying what the colours mean; `references` [r, dim] are real samples
@@ -114,27 +114,24 @@ class SamplePlot:
         style: dict | None = None,
         cols: int = 1,
         lines: int = 2,
-        small: bool = False,
         header_lines: int = 2,
     ):
         style = dict(style or {})
-        if small:
-            style.pop("colorbar", None)  # no room beside three panels on a card: the main figure has it
         self.family = family
         card = panels == 1
-        fonts = CARD if card or small else PAGE  # small: several panels on a card (its text as large as a card's)
+        if not card:
+            style.pop("colorbar", None)  # no room beside three panels on a card: the main figure has it
         rows = -(-panels // cols)
         bar = 1.2 if "colorbar" in style else 0.0  # inches on the right for the colour bar, its ticks and label
         if card:
-            top = 0.14 + text_height(lines, fonts["axes.titlesize"], 1.2)
+            top = 0.14 + text_height(lines, CARD["axes.titlesize"], 1.2)
             width, height, bottom, left, title_space = 5.6, 3.44 + top, 0.58, 0.72, 0.0
         else:
-            title_space = 0.08 + text_height(lines, fonts["axes.titlesize"], 1.2)  # inches above each panel
-            top = 0.12 + text_height(header_lines, fonts["figure.titlesize"], 1.2) + title_space
-            width = 5.6 if small else 8.3
-            height = (2.2 if small else 1.6) * rows + title_space * (rows - 1) + top + (0.58 if small else 0.46)
-            bottom, left = (0.58 if small else 0.46), 0.5  # the x tick labels and the x label
-        with mpl.rc_context(fonts):
+            title_space = 0.08 + text_height(lines, CARD["axes.titlesize"], 1.2)  # inches above each panel
+            top = 0.12 + text_height(header_lines, CARD["figure.titlesize"], 1.2) + title_space
+            width, bottom, left = 5.6, 0.58, 0.5  # bottom: the x tick labels and the x label
+            height = 2.2 * rows + title_space * (rows - 1) + top + bottom
+        with mpl.rc_context(CARD):
             self.fig = Figure(figsize=(width, height), dpi=DPI)
             FigureCanvasAgg(self.fig)
             panel_height = (height - top - bottom - title_space * (rows - 1)) / rows
@@ -163,7 +160,7 @@ class SamplePlot:
                     for artist in shown:
                         artist.set(linestyle="--", alpha=0.95, lw=1.6 if card else 1.0, zorder=3)  # over the samples
                 self.artists.append(family.artists(ax, n, style.get("colors")))
-                ax.tick_params(labelsize=fonts["font.size"] - (0 if fonts is CARD else 2), length=3, pad=2)
+                ax.tick_params(labelsize=CARD["font.size"], length=3, pad=2)
                 if i + cols >= panels:
                     ax.set_xlabel(family.axis_labels()[0], labelpad=1)
                 else:
@@ -179,11 +176,11 @@ class SamplePlot:
                 title = self.fig.text(0.5, 1 - 0.06 / height, "", ha="center", va="top", linespacing=1.15)
                 self.titles.append(title)
             for text in self.titles:
-                text.set_fontsize(fonts["axes.titlesize"])
+                text.set_fontsize(CARD["axes.titlesize"])
             self.header = None
             if not card:
                 self.header = self.fig.text(0.5, 1 - 0.06 / height, "", ha="center", va="top", linespacing=1.15)
-                self.header.set_fontsize(fonts["figure.titlesize"])
+                self.header.set_fontsize(CARD["figure.titlesize"])
             if "colorbar" in style:
                 label, low, high = style["colorbar"]
                 box = axes[0].get_position() if card else grid[:, -1].get_position(self.fig)
@@ -192,7 +189,7 @@ class SamplePlot:
                     mpl.cm.ScalarMappable(mpl.colors.Normalize(low, high), "viridis"), cax=holder
                 )
                 colorbar.set_label(label, labelpad=2)
-                colorbar.ax.tick_params(labelsize=fonts["font.size"] - (0 if fonts is CARD else 2))
+                colorbar.ax.tick_params(labelsize=CARD["font.size"])
             if card and style.get("legend"):
                 handles = family.legend_handles(style["legend"], "tab:blue" if "colors" not in style else "0.3")
                 if references is not None:

@@ -124,8 +124,8 @@ def family_of(config: dict, overrides: dict) -> str:
 
 
 def seed_of(config: dict, overrides: dict):
-    """The job's seed: its override, else its composed config's (the default), else unknown (""); a list of one per
-    member where the members have their own (seed=[…])."""
+    """The job's seed: its composed config's (what it trained with), else its override, else unknown (""); a list
+    of one per member where the members have their own (seed=[…])."""
     seed = config.get("seed", overrides.get("seed", ""))
     if isinstance(seed, list) and all(isinstance(s, int) and not isinstance(s, bool) for s in seed):
         return seed

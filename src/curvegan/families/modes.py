@@ -22,7 +22,7 @@ import torch
 from torch import Tensor
 
 from curvegan.families import given_one, unscorable
-from curvegan.families.quadratic import QuadraticCurves, fit_a, residuals
+from curvegan.families.quadratic import QuadraticCurves
 from curvegan.keys import Rule, key, number
 from curvegan.metrics import MODE_METRICS, mode_coverage
 
@@ -124,7 +124,8 @@ class Modes(QuadraticCurves):
 
     def mode_counts(self, samples: Tensor) -> Tensor:
         curves = samples.detach().float()
-        nearest, good = self.assign(fit_a(curves, self.x), residuals(curves, self.x))
+        fitted = self.fit_parameters(curves)  # as `quality` fits them
+        nearest, good = self.assign(fitted[..., 0], self.residuals(curves, fitted))
         return torch.bincount(nearest[good], minlength=len(self.centres))
 
     def mode_labels(self) -> list[str]:

@@ -73,8 +73,7 @@ class Points(Family):
 
     def quality(self, samples: Tensor) -> dict[str, Tensor]:
         quality = mode_coverage(*self.assign(samples), len(self.centres))
-        centres = self.centres
-        quality["objective"] = (1 - quality["pacgan_modes"] / len(centres)) + (1 - quality["hq_fraction"])
+        quality["objective"] = (1 - quality["pacgan_modes"] / len(self.centres)) + (1 - quality["hq_fraction"])
         return quality
 
     def collapsed(self, quality: dict[str, Tensor]) -> Tensor:
@@ -107,10 +106,12 @@ class Points(Family):
         return [dots, modes]
 
     def update(self, artists: list, samples: Tensor) -> None:
+        from matplotlib.colors import to_rgba
+
         dots, modes = artists
         dots.set_offsets(samples.numpy())
         hit = self.mode_counts(samples) > 0
-        modes.set_facecolors([(*_rgb(self.HIT), 0.45) if h else "none" for h in hit.tolist()])
+        modes.set_facecolors([to_rgba(self.HIT, 0.45) if h else "none" for h in hit.tolist()])
         modes.set_edgecolors([self.HIT if h else self.MISSED for h in hit.tolist()])
 
     def mode_counts(self, samples: Tensor) -> Tensor:
@@ -121,12 +122,13 @@ class Points(Family):
         return [f"({round(x, 2) + 0:g}, {round(y, 2) + 0:g})" for x, y in self.centres.tolist()]  # + 0: no −0
 
     def legend_handles(self, label: str, color) -> list:
+        from matplotlib.colors import to_rgba
         from matplotlib.lines import Line2D
 
         mode = {"ls": "", "marker": "o", "ms": 9, "mew": 1.6}
         return [
             Line2D([], [], ls="", marker="o", ms=4, color=color, label=label),
-            Line2D([], [], **mode, mfc=(*_rgb(self.HIT), 0.45), mec=self.HIT, label="mode hit"),
+            Line2D([], [], **mode, mfc=to_rgba(self.HIT, 0.45), mec=self.HIT, label="mode hit"),
             Line2D([], [], **mode, mfc="none", mec=self.MISSED, label="mode missed"),
         ]
 
@@ -167,9 +169,3 @@ class Ring(Points):
     def centres(self) -> Tensor:
         angles = torch.arange(self.modes, dtype=torch.float64) * 2 * math.pi / self.modes
         return (self.radius * torch.stack([angles.cos(), angles.sin()], dim=-1)).float()
-
-
-def _rgb(name: str) -> tuple[float, float, float]:
-    from matplotlib.colors import to_rgb
-
-    return to_rgb(name)
