@@ -254,12 +254,13 @@ def test_a_sigterm_during_a_group_resumes_with_the_same_command_to_the_uninterru
 
     sweep = ["-m", "hydra/launcher=packed", "model.g_lr=1e-4,2e-4", "seed=0,1", "logger=none", "ckpt_path=auto"]
     sweep += ["data.batches_per_epoch=100", "trainer.max_epochs=4", "evaluation.num_samples=500", *QUIET]
+    sweep += ["hydra.launcher.processes=2"]  # two groups side by side: the signal reaches both
     whole = run_cli(*sweep, f"hydra.sweep.dir={tmp_path / 'whole'}")
     assert whole.returncode == 0, whole.stderr[-2000:]
     command = [sys.executable, "-m", "curvegan.train", *sweep, f"hydra.sweep.dir={tmp_path / 'stopped'}"]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 120
-    while not list((tmp_path / "stopped" / ".packed").glob("*/checkpoints/epoch001.ckpt")):
+    while len(list((tmp_path / "stopped" / ".packed").glob("*/checkpoints/epoch001.ckpt"))) < 2:
         assert process.poll() is None and time.time() < deadline, process.communicate()
         time.sleep(0.05)
     os.kill(process.pid, signal.SIGTERM)
@@ -273,6 +274,21 @@ def test_a_sigterm_during_a_group_resumes_with_the_same_command_to_the_uninterru
         a, b = (json.loads((tmp_path / d / str(job) / "metrics.json").read_text()) for d in ("whole", "stopped"))
         assert [a[k] for k in a["declarations"]] == [b[k] for k in b["declarations"]]
         assert [h["objective"] for h in a["history"]] == [h["objective"] for h in b["history"]]
+
+
+def test_a_groups_monitors_measure_each_epoch_before_a_stop_signals_checkpoint(tmp_path):
+    """A stop signal that lands at an epoch's end writes its checkpoint in StopOnSignal.on_train_epoch_end: the jobs'
+    monitors (a group's extra callbacks) must have measured that epoch by then, or the resumed jobs' histories
+    lack it (as a lone run's monitor, listed before stop_on_signal in its config, has)."""
+    import lightning.pytorch as L
+
+    from curvegan.signals import StopOnSignal
+    from curvegan.train import build
+
+    extra = L.Callback()
+    *_, trainer = build(compose_config(*TINY, "logger=none", run_dir=tmp_path), extra_callbacks=(extra,))
+    stop = next(k for k, c in enumerate(trainer.callbacks) if isinstance(c, StopOnSignal))
+    assert trainer.callbacks.index(extra) < stop
 
 
 def test_the_launcher_composes_each_job_as_hydra_does(tmp_path):
@@ -305,18 +321,63 @@ def test_the_launcher_composes_each_job_as_hydra_does(tmp_path):
     assert len(compose.composed) == 4  # one composition per choice of groups: none, hinge, ring, best
 
 
-@pytest.mark.parametrize("value", ["0", "-3", "true", "1.5"])
-def test_a_bad_max_members_is_refused_in_one_line_before_anything_is_written(tmp_path, value):
+@pytest.mark.parametrize(
+    "key, value",
+    [("max_members", v) for v in ("0", "-3", "true", "1.5")]
+    + [("processes", v) for v in ("0", "-1", "false", "2.5", "all")],
+)
+def test_a_bad_launcher_setting_is_refused_in_one_line_before_anything_is_written(tmp_path, key, value):
     result = run_cli(
         "-m",
         "hydra/launcher=packed",
-        f"hydra.launcher.max_members={value}",
+        f"hydra.launcher.{key}={value}",
         "seed=0,1",
         f"hydra.sweep.dir={tmp_path / 's'}",
     )
     assert result.returncode == 2 and not (tmp_path / "s").exists()
     (line,) = result.stderr.strip().splitlines()
-    assert line.startswith("curvegan.train: ") and "max_members" in line and "Traceback" not in line
+    assert line.startswith("curvegan.train: ") and f"hydra.launcher.{key}={value}" in line and "Traceback" not in line
+
+
+def test_groups_train_side_by_side_with_the_numbers_of_one_group(tmp_path):
+    """processes=2 halves the sweep's one group and trains the halves in two processes at once; every job ends as
+    it does in the one group of processes=1 (float32 sums of another order at most) and looks as if it ran alone."""
+    sweep = ["-m", "hydra/launcher=packed", "seed=0,1,2,3", "logger=none", *TINY, *QUIET]
+    runs = {n: run_cli(*sweep, f"hydra.launcher.processes={n}", f"hydra.sweep.dir={tmp_path / str(n)}") for n in (1, 2)}
+    for result in runs.values():
+        assert result.returncode == 0, result.stderr[-2000:]
+    logs = {n: r.stdout + r.stderr for n, r in runs.items()}
+    assert logs[1].count("as one ensemble of 4 GANs") == 1 and logs[2].count("as one ensemble of 2 GANs") == 2
+    assert len(list((tmp_path / "2" / ".packed").iterdir())) == 2
+    for job in range(4):
+        one, two = (json.loads((tmp_path / str(n) / str(job) / "metrics.json").read_text()) for n in (1, 2))
+        assert (tmp_path / "2" / str(job) / ".hydra" / "overrides.yaml").is_file()
+        assert one["packed"]["members"] == 4 and two["packed"]["members"] == 2
+        for name in one["declarations"]:
+            assert two[name] == pytest.approx(one[name], rel=1e-4, abs=1e-5), (job, name)
+
+
+@pytest.mark.slow
+def test_a_group_whose_process_dies_fails_in_one_line_and_the_others_finish(tmp_path):
+    import os
+    import signal
+    import time
+
+    sweep = ["-m", "hydra/launcher=packed", "hydra.launcher.processes=2", "seed=0,1,2,3", "logger=none", *QUIET]
+    sweep += ["data.batches_per_epoch=100", "trainer.max_epochs=60", "evaluation.num_samples=500"]
+    command = [sys.executable, "-m", "curvegan.train", *sweep, f"hydra.sweep.dir={tmp_path}"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while len(list((tmp_path / ".packed").glob("*/checkpoints/epoch001.ckpt"))) < 2:
+        assert process.poll() is None and time.time() < deadline, process.communicate()
+        time.sleep(0.05)
+    children = subprocess.run(["pgrep", "-P", str(process.pid)], capture_output=True, text=True).stdout.split()
+    os.kill(int(children[0]), signal.SIGKILL)
+    _, stderr = process.communicate(timeout=300)
+    assert process.returncode == 2 and "Traceback" not in stderr
+    assert stderr.strip().splitlines()[-1].startswith("curvegan.train: the process training 2 jobs")
+    assert "ckpt_path=auto" in stderr.strip().splitlines()[-1]
+    assert len(list(tmp_path.glob("*/metrics.json"))) == 2  # the other group's jobs finished
 
 
 # one class in the default run (each case is two Hydra processes, 6 s); the other two with the slow tests

@@ -18,11 +18,13 @@ betas, penalty weights, the EMA decay, the clipping norm, the seed, the ensemble
    checkpoint of the job alone, which `curvegan.sample` loads and `ckpt_path=` resumes), its `.hydra/` and log
    (Hydra's run_job writes them), and a JobReturn with its own objective.
 
-Groups run one after another, each on every core the run's cpu_threads allows.
+On the CPU, groups train side by side, each in a process of its own (`hydra.launcher.processes`, auto: one per
+core, a group halved where there are fewer groups than processes); on a GPU, one after another.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import logging
@@ -63,24 +65,44 @@ class Job:
 # --- which jobs go together -----------------------------------------------------------------------------
 
 
-def member_wise_paths(task: DictConfig) -> dict[str, Any]:
-    """{dotted path: rule} of every member-wise key of the config's model and objective, and the seed."""
+def member_wise_paths(task: DictConfig, plain: dict | None = None) -> dict[str, Any]:
+    """{dotted path: rule} of every member-wise key of the config's model and objective, and the seed. They follow
+    from the classes the config names and the keys their nodes hold: found once per such structure (`plain`, the
+    config as a container, if given, spares making it)."""
     from curvegan.config import Run, declared_keys, walk
     from curvegan.keys import keys_of
 
-    paths = {"seed": keys_of(Run)["seed"].rule}
-    for path, cls, node in walk(task):
-        for name, declared in (declared_keys(cls) or {}).items():
-            if declared.members and name in node:
-                paths[f"{path}.{name}"] = declared.rule
-    return paths
+    structure = targets(OmegaConf.to_container(task, resolve=False) if plain is None else plain)
+    if structure not in _paths:
+        paths = {"seed": keys_of(Run)["seed"].rule}
+        for path, cls, node in walk(task):
+            for name, declared in (declared_keys(cls) or {}).items():
+                if declared.members and name in node:
+                    paths[f"{path}.{name}"] = declared.rule
+        _paths[structure] = paths
+    return _paths[structure]
+
+
+_paths: dict[tuple, dict[str, Any]] = {}
+
+
+def targets(plain: dict, path: str = "") -> tuple:
+    """(path, _target_, its keys) of every node of a config (as a container) that names a class."""
+    out: list[tuple] = []
+    for name, value in plain.items():
+        if isinstance(value, dict):
+            dotted = f"{path}.{name}" if path else str(name)
+            if "_target_" in value:
+                out.append((dotted, str(value["_target_"]), tuple(sorted(map(str, value)))))
+            out.extend(targets(value, dotted))
+    return tuple(out)
 
 
 def group_key(task: DictConfig) -> str:
     """Everything a job's config says but its member-wise keys and its run dir: jobs with the same key train as
     one ensemble. A job resuming a checkpoint it names runs alone."""
     plain = OmegaConf.to_container(task, resolve=False)
-    for path in [*member_wise_paths(task), *RUN_KEYS, "run_dir"]:  # (the seed is both)
+    for path in [*member_wise_paths(task, plain), *RUN_KEYS, "run_dir"]:  # (the seed is both)
         *parents, name = path.split(".")
         node = plain
         for parent in parents:
@@ -453,6 +475,12 @@ class Composer:
 
     def __init__(self, loader, master: DictConfig):
         self.loader, self.master, self.composed = loader, master, {}
+        self.kept: dict[tuple, DictConfig] = {}  # jobs the sweeper's check composed, for the launcher to take
+
+    def take(self, overrides: list[str]) -> DictConfig:
+        """A job's config: the one the sweeper's check of its batch composed (each taken once), or composed now."""
+        found = self.kept.pop(tuple(overrides), None)
+        return found if found is not None else self(overrides)
 
     def __call__(self, overrides: list[str]) -> DictConfig:
         try:
@@ -488,8 +516,8 @@ class ComposingLoader:
     """Hydra's config loader, whose `load_sweep_config` composes through a Composer per master config. The packed
     launcher hands it to the sweep's Hydra context in `setup`, so that the sweeper's own check of each batch
     (`Sweeper.validate_batch_is_legal`, which composes every job before the launcher composes it again: 7 s of a
-    32-job sweep) and the launcher share one composition per choice of config groups. Everything else is the
-    loader's."""
+    32-job sweep) and the launcher share one composition per choice of config groups, and the launcher takes the
+    very configs the check composed. Everything else is the loader's."""
 
     def __init__(self, loader) -> None:
         self.loader, self.composers = loader, {}
@@ -500,7 +528,10 @@ class ComposingLoader:
         return self.composers[id(master)][1]
 
     def load_sweep_config(self, master_config: DictConfig, sweep_overrides: list[str]) -> DictConfig:
-        return self.composer(master_config)(list(sweep_overrides))
+        composer = self.composer(master_config)
+        cfg = composer(list(sweep_overrides))
+        composer.kept[tuple(sweep_overrides)] = cfg  # the sweeper only reads it: the launcher takes it
+        return cfg
 
     def __getattr__(self, name: str):
         return getattr(self.loader, name)
@@ -530,13 +561,13 @@ def launch(launcher, job_overrides, initial_job_idx: int, run_groups=None) -> li
     compose = context.config_loader.composer(config)
     for offset, overrides in enumerate(job_overrides):
         index = initial_job_idx + offset
-        job_config = compose(list(overrides))
+        job_config = compose.take(list(overrides))
         with open_dict(job_config):
             job_config.hydra.job.id = index
             job_config.hydra.job.num = index
         job = job_of(index, job_config, list(overrides))
         try:
-            validate(copy.deepcopy(job.task))
+            validate(job.task)  # (it only reads)
             jobs.append(job)
         except ConfigError:
             refused.append(job)
@@ -559,27 +590,208 @@ def launch(launcher, job_overrides, initial_job_idx: int, run_groups=None) -> li
     if run_groups is not None:
         run_groups(groups, sweep_dir, run)
         return [returns[initial_job_idx + offset] for offset in range(len(job_overrides))]
-    pending = list(groups)
+
+    def finished(group: list[Job]) -> None:  # each job's run_job, as its group ends
+        for job in group:
+            run(job, lambda task, job=job: replay(job))
+
+    side = processes(launcher.processes, groups)
+    if side > 1:
+        alone = side_by_side(spread(groups, side), sweep_dir, side, finished)
+    else:
+        alone = one_after_another(groups, sweep_dir, finished)
+    for job in alone:
+        log.info(f"\t#{job.index} : {' '.join(filter_overrides(job.overrides))}")
+        run(job, launcher.task_function)
+    return [returns[initial_job_idx + offset] for offset in range(len(job_overrides))]
+
+
+def shown(group: list[Job]) -> str:
+    """A group's jobs as a log line names them: every number for a few, the first and the last for many."""
+    numbers = [f"#{j.index}" for j in group]
+    listed = ", ".join(numbers) if len(numbers) <= 8 else f"{', '.join(numbers[:3])}, …, {numbers[-1]}"
+    return f"{len(group)} jobs ({listed})"
+
+
+def one_after_another(groups: list[list[Job]], sweep_dir: Path, finished) -> list[Job]:
+    """Train every group of several jobs in this process, one after another, each on every core cpu_threads gives
+    it (a group the memory preflight refuses in halves), and hand each to `finished` as it ends. Returns the jobs
+    left to run alone (groups of one)."""
+    pending, alone = list(groups), []
     while pending:
         group = pending.pop(0)
-        shown = ", ".join(f"#{j.index}" for j in group)
         if len(group) == 1:
-            log.info(f"\t#{group[0].index} : {' '.join(filter_overrides(group[0].overrides))}")
-            run(group[0], launcher.task_function)
+            alone.append(group[0])
             continue
         group_dir = sweep_dir / ".packed" / group_name(group)
         try:
-            log.info(f"\tjobs {shown} as one ensemble of {sum(j.size for j in group)} GANs in {group_dir}")
+            log.info(f"\t{shown(group)} as one ensemble of {sum(j.size for j in group)} GANs in {group_dir}")
             started = time.perf_counter()
             train_group(group, group_dir)
-            log.info(f"\tjobs {shown}: {time.perf_counter() - started:.1f} s")
+            log.info(f"\t{shown(group)}: {time.perf_counter() - started:.1f} s")
         except ConfigError:  # the group is too large for the memory preflight: in halves
             half = len(group) // 2
             pending[:0] = [group[:half], group[half:]]
             continue
-        for job in group:
-            run(job, lambda task, job=job: replay(job))
-    return [returns[initial_job_idx + offset] for offset in range(len(job_overrides))]
+        finished(group)
+    return alone
+
+
+# --- groups side by side --------------------------------------------------------------------------------------
+
+
+def cores() -> int:
+    import os
+
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def processes(setting: Any, groups: list[list[Job]]) -> int:
+    """How many groups train at once (`hydra.launcher.processes`): auto is every core this process may use where
+    every group of several jobs trains on the CPU, else 1 (a GPU trains one group at a time); never more than
+    the groups there can be (`spread`)."""
+    several = [g for g in groups if len(g) > 1]
+    on_cpu = all(str(OmegaConf.select(j.resolved, "trainer.accelerator")) == "cpu" for g in several for j in g)
+    wanted = (cores() if setting == "auto" else int(setting)) if on_cpu else 1
+    most = sum(max(1, len(g) // 2) for g in several)  # halves of at least two jobs each
+    return max(1, min(wanted, most))
+
+
+def spread(groups: list[list[Job]], count: int) -> list[list[Job]]:
+    """The groups, the largest of several jobs halved (by members, each half at least two jobs) until there are
+    `count` groups of several jobs to train side by side, or none can be halved."""
+    groups = [list(g) for g in groups]
+    while sum(len(g) > 1 for g in groups) < count:
+        splittable = [g for g in groups if len(g) >= 4]
+        if not splittable:
+            break
+        largest = max(splittable, key=lambda g: sum(j.size for j in g))
+        sizes, cut = [j.size for j in largest], 1
+        while sum(sizes[:cut]) < sum(sizes) / 2:
+            cut += 1
+        cut = min(max(cut, 2), len(largest) - 2)
+        at = groups.index(largest)
+        groups[at : at + 1] = [largest[:cut], largest[cut:]]
+    return groups
+
+
+def side_by_side(groups: list[list[Job]], sweep_dir: Path, count: int, finished) -> list[Job]:
+    """Train every group of several jobs, `count` at a time, each in a process of its own forked from this one,
+    with the cores shared between them (cpu_threads=auto: one thread each on a machine of `count` cores), and hand
+    each to `finished` as it ends. A stop signal is passed on to every group training: each writes its checkpoint
+    and the sweep stops with one line, as one group does. A group that fails lets the others finish, then the
+    sweep fails with its line. Returns the jobs left to run alone, as `one_after_another`."""
+    import multiprocessing
+    import multiprocessing.connection
+    import os
+    import signal
+
+    from curvegan import Interrupted, stop_signals
+    from curvegan.train import TrainingFailed
+
+    context = multiprocessing.get_context("fork")
+    threads = max(1, cores() // count)
+    pending, running, alone = list(groups), {}, []
+    stops: list[tuple] = []
+    failure: BaseException | None = None
+
+    def forward(signum, frame) -> None:
+        stops.append((signum, None, None))
+        for child, *_ in running.values():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child.pid, signum)
+
+    previous = {signum: signal.signal(signum, forward) for signum in stop_signals()}
+    try:
+        while pending or running:
+            while pending and len(running) < count and not stops and failure is None:
+                group = pending.pop(0)
+                if len(group) == 1:
+                    alone.append(group[0])
+                    continue
+                group_dir = sweep_dir / ".packed" / group_name(group)
+                receive, send = context.Pipe(duplex=False)
+                child = context.Process(target=train_in_child, args=(group, group_dir, threads, previous, send))
+                log.info(f"\t{shown(group)} as one ensemble of {sum(j.size for j in group)} GANs in {group_dir}")
+                child.start()
+                send.close()
+                running[receive] = (child, group, time.perf_counter())
+            if not running:
+                break
+            for receive in multiprocessing.connection.wait(list(running)):
+                child, group, started = running.pop(receive)
+                try:
+                    result = receive.recv()
+                except EOFError:  # it died without a word (killed, out of memory)
+                    result = None
+                receive.close()
+                child.join()
+                if result is None:
+                    why = f"the process training {shown(group)} ended without a result (exit status {child.exitcode})"
+                    resume = f"the same command with ckpt_path=auto and hydra.sweep.dir={sweep_dir}"
+                    result = ("failed", TrainingFailed(f"{why}; its checkpoints, if any, resume with {resume}"))
+                if result[0] == "done":
+                    for job in group:
+                        job.outcome, job.lines = result[1][job.index]
+                    log.info(f"\t{shown(group)}: {time.perf_counter() - started:.1f} s")
+                    finished(group)
+                elif result[0] == "refused":  # too large for the memory preflight: in halves
+                    half = len(group) // 2
+                    pending[:0] = [group[:half], group[half:]]
+                elif result[0] == "stopped":
+                    stops.insert(0, result[1:])
+                    forward_to = [c for c, *_ in running.values()]
+                    for other in forward_to:
+                        with contextlib.suppress(ProcessLookupError):
+                            os.kill(other.pid, result[1])
+                else:
+                    log.error(f"\t{shown(group)}: {result[1]}")
+                    failure = failure or result[1]
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    if stops:
+        signum, message, resume = next((s for s in stops if s[1] is not None), stops[0])
+        stop = Interrupted(signum)
+        if message is not None:
+            stop.args = (message,)
+        stop.resume = resume or f"the same command with ckpt_path=auto and hydra.sweep.dir={sweep_dir}"
+        raise stop
+    if failure is not None:
+        raise failure
+    return alone
+
+
+def train_in_child(group: list[Job], group_dir: Path, threads: int, handlers: dict, send) -> None:
+    """A forked process's work: the group's training (`train_group`) on `threads` threads where cpu_threads is
+    auto; sends back ("done", {job: (outcome, lines)}), ("refused", line), ("stopped", signal, line, resume) or
+    ("failed", exception)."""
+    import pickle
+    import signal
+
+    from curvegan import Interrupted
+
+    for signum, handler in handlers.items():  # the launcher's own, as before the fork (a stop: one line)
+        signal.signal(signum, handler)
+    try:
+        cfg = checked_config(group, group_dir)
+        if cfg.cpu_threads == "auto":
+            with open_dict(cfg):
+                cfg.cpu_threads = threads
+        train_group(group, group_dir, cfg)
+        result: tuple = ("done", {job.index: (job.outcome, job.lines) for job in group})
+    except ConfigError as err:
+        result = ("refused", str(err))
+    except Interrupted as stopped:
+        result = ("stopped", stopped.signum, str(stopped), stopped.resume)
+    except BaseException as err:  # noqa: BLE001 (handed to the launcher, which raises it as one job would)
+        try:
+            pickle.dumps(err)
+            result = ("failed", err)
+        except Exception:  # noqa: BLE001
+            result = ("failed", RuntimeError(f"{type(err).__name__}: {err}"))
+    send.send(result)
+    send.close()
 
 
 def replay(job: Job) -> float:
@@ -599,9 +811,9 @@ def job_of(index: int, config: DictConfig, overrides: list[str]) -> Job:
     with read_write(config.hydra.runtime), open_dict(config.hydra.runtime):
         config.hydra.runtime.output_dir = str(out.absolute())
     HydraConfig.instance().set_config(config)
-    task = copy.deepcopy(config)
+    task = OmegaConf.masked_copy(config, [k for k in config if k != "hydra"])  # a copy, the hydra node left out
+    OmegaConf.set_struct(task, OmegaConf.is_struct(config))
     with read_write(task), open_dict(task):
-        del task["hydra"]
         if OmegaConf.is_interpolation(task, "run_dir"):
             task.run_dir = str(out.absolute())
     resolved = copy.deepcopy(task)

@@ -75,7 +75,8 @@ def collect_from_here() -> None:
 
 def build(cfg: DictConfig, extra_callbacks: tuple = ()):
     """The data module, the model, the callbacks, the loggers and the trainer the config describes (with
-    `extra_callbacks` besides the config's)."""
+    `extra_callbacks` before the config's: a packed sweep's monitors measure an epoch before a stop signal's
+    checkpoint is written at its end, as the config's own monitor does, so the checkpoint holds that epoch)."""
     from hydra.utils import instantiate
 
     from curvegan.data import RealData
@@ -83,8 +84,7 @@ def build(cfg: DictConfig, extra_callbacks: tuple = ()):
     model = model_of(cfg)
     hp = model.hparams
     datamodule = RealData(model.family, members=cfg.ensemble.size, seed=hp.seed, sizes=hp.blocks)
-    callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c is not None]
-    callbacks += list(extra_callbacks)
+    callbacks = [*extra_callbacks, *(instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c is not None)]
     loggers = [instantiate(lg) for lg in (cfg.get("logger") or {}).values() if lg is not None]
     plugins = [*cluster_environment(), checkpoint_io()]  # checkpoints written whole or not at all
     trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, plugins=plugins)

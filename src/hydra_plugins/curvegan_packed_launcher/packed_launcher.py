@@ -25,6 +25,9 @@ class PackedLauncherConf:
     _target_: str = "hydra_plugins.curvegan_packed_launcher.packed_launcher.PackedLauncher"
     # the most GANs one ensemble trains at once (the memory preflight may halve a group further)
     max_members: int = 4096
+    # how many groups train at once on the CPU, each in a process of its own: auto is one per core (a group is
+    # halved where there are fewer groups than processes); a GPU trains one group at a time
+    processes: Any = "auto"
 
 
 @dataclass
@@ -51,8 +54,8 @@ ConfigStore.instance().store(
 
 
 class PackedLauncher(Launcher):
-    def __init__(self, max_members: int = 4096) -> None:
-        self.max_members = max_members
+    def __init__(self, max_members: int = 4096, processes: Any = "auto") -> None:
+        self.max_members, self.processes = max_members, processes
         self.config: Optional[DictConfig] = None  # noqa: UP045
         self.task_function: Optional[TaskFunction] = None  # noqa: UP045
         self.hydra_context: Optional[HydraContext] = None  # noqa: UP045
@@ -65,16 +68,23 @@ class PackedLauncher(Launcher):
         self.config, self.hydra_context, self.task_function = config, hydra_context, task_function
 
     def check(self) -> None:
-        if not isinstance(self.max_members, int) or isinstance(self.max_members, bool) or self.max_members < 1:
-            from curvegan.errors import ConfigError
+        from curvegan.errors import ConfigError
 
+        if not whole(self.max_members):
             raise ConfigError(f"hydra.launcher.max_members={self.max_members}: must be a whole number ≥ 1")
+        if self.processes != "auto" and not whole(self.processes):
+            given = str(self.processes).lower() if isinstance(self.processes, bool) else self.processes
+            raise ConfigError(f"hydra.launcher.processes={given}: must be auto or a whole number ≥ 1")
 
     def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
         from curvegan.packed import launch
 
         self.check()
         return launch(self, job_overrides, initial_job_idx)
+
+
+def whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
 
 
 class PackedSlurmLauncher(PackedLauncher):
