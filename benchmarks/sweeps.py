@@ -10,7 +10,10 @@ runs), for `--epochs` epochs of 300 G updates:
 - joblib: two jobs at a time, each a process of one thread (the fastest way to run small jobs on two cores,
   benchmarks/ensemble.py);
 - packed: the same command with `hydra/launcher=packed` (every job of a search differs only in member-wise
-  keys, so the whole search is one ensemble of S × K GANs; cpu_threads=auto gives it every core).
+  keys, so the whole search is one group of S × K GANs, which `hydra.launcher.processes=auto` halves and trains as
+  two groups side by side on two cores, one thread each);
+- packed-1 (`--launchers joblib,packed,packed-1`): the same with `hydra.launcher.processes=1`, the whole search
+  one ensemble in one process on every core (cpu_threads=auto).
 
 Rows are interleaved over `--pairs` repetitions; the table shows medians.
 """
@@ -43,7 +46,8 @@ def sweep(launcher: str, settings: int, seeds: int, epochs: int, out: Path) -> f
     argv = [sys.executable, "-m", "curvegan.train", "-m", *search(settings), f"ensemble.size={seeds}"]
     argv += [f"trainer.max_epochs={epochs}", "logger=none", "callbacks.monitor.gif_path=null", f"hydra.sweep.dir={out}"]
     argv += ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "cpu_threads=1"] if launcher == "joblib" else []
-    argv += ["hydra/launcher=packed"] if launcher == "packed" else []
+    argv += ["hydra/launcher=packed"] if launcher.startswith("packed") else []
+    argv += ["hydra.launcher.processes=1"] if launcher == "packed-1" else []
     start = time.perf_counter()
     result = subprocess.run(argv, capture_output=True, text=True)
     seconds = time.perf_counter() - start
@@ -69,14 +73,16 @@ def main() -> None:
             seconds = sweep(launcher, settings, seeds, args.epochs, out)
             times.setdefault((settings, seeds, launcher), []).append(seconds)
             print(f"  {launcher} {settings}x{seeds}: {seconds:.1f} s", file=sys.stderr, flush=True)
-    print(f"| search | GANs | joblib (2 jobs at a time), s | packed, s | packed is × faster |  ({args.epochs} epochs)")
-    print("| --- | --- | --- | --- | --- |")
+    columns = [k for k in ("joblib", "packed-1", "packed") if k in launchers]
+    heads = {"joblib": "joblib (2 jobs at a time), s", "packed-1": "packed, processes=1, s", "packed": "packed, s"}
+    print(f"| search | GANs | {' | '.join(heads[k] for k in columns)} | packed is × faster |  ({args.epochs} epochs)")
+    print("| --- | --- |" + " --- |" * (len(columns) + 1))
     for settings, seeds in searches:
         row = {launcher: statistics.median(times[(settings, seeds, launcher)]) for launcher in launchers}
         joblib, packed = row.get("joblib"), row.get("packed")
         ratio = f"{joblib / packed:.1f}" if joblib and packed else "–"
-        shown = [f"{row[k]:.1f}" if k in row else "–" for k in ("joblib", "packed")]
-        print(f"| {settings} settings × {seeds} seeds | {settings * seeds} | {shown[0]} | {shown[1]} | {ratio} |")
+        shown = " | ".join(f"{row[k]:.1f}" for k in columns)
+        print(f"| {settings} settings × {seeds} seeds | {settings * seeds} | {shown} | {ratio} |")
 
 
 if __name__ == "__main__":

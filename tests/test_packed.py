@@ -321,11 +321,13 @@ def test_the_launcher_composes_each_job_as_hydra_does(tmp_path):
     assert len(compose.composed) == 4  # one composition per choice of groups: none, hinge, ring, best
 
 
-@pytest.mark.parametrize(
-    "key, value",
-    [("max_members", v) for v in ("0", "-3", "true", "1.5")]
-    + [("processes", v) for v in ("0", "-1", "false", "2.5", "all")],
-)
+# a case of each key in the default run (each is a Hydra process, 3 s); the others with the slow tests
+BAD_SETTINGS = [("max_members", "0"), ("processes", "all")]
+BAD_SETTINGS += [pytest.param("max_members", v, marks=pytest.mark.slow) for v in ("-3", "true", "1.5")]
+BAD_SETTINGS += [pytest.param("processes", v, marks=pytest.mark.slow) for v in ("0", "-1", "false", "2.5")]
+
+
+@pytest.mark.parametrize("key, value", BAD_SETTINGS)
 def test_a_bad_launcher_setting_is_refused_in_one_line_before_anything_is_written(tmp_path, key, value):
     result = run_cli(
         "-m",
@@ -485,3 +487,40 @@ def test_memberwise_adam_past_eight_settings_steps_as_one_fused_adam_per_setting
     for i, mine in enumerate(ours):
         own = torch.cat([theirs[k][i] for k in range(members)])
         assert (mine - own).abs().max() <= 1e-6
+
+
+def test_memberwise_adam_whose_state_is_loaded_midway_steps_as_the_uninterrupted_one():
+    """MemberwiseAdam keeps slices of the weights and moments between steps; loading a state dict (a resumed run)
+    replaces the moments, and the steps after it must use the loaded ones, not those it stepped before."""
+    import copy
+
+    from curvegan.memberwise import MemberwiseAdam
+
+    members, grads = 24, torch.Generator().manual_seed(1)
+    lr = torch.tensor([1e-3 * (1 + k // 2) for k in range(members)])  # 12 settings: the scaled path
+    betas = torch.tensor([[0.5 if k < 12 else 0.0, 0.999] for k in range(members)])
+
+    def gradients():
+        return [torch.randn(members, 6, 5, generator=grads), torch.randn(members, 1, 5, generator=grads)]
+
+    drawn, detour = [gradients() for _ in range(8)], [gradients() for _ in range(2)]
+    runs = []
+    for resumed in (False, True):
+        params = [torch.nn.Parameter(torch.ones(members, 6, 5)), torch.nn.Parameter(torch.zeros(members, 1, 5))]
+        adam = MemberwiseAdam(params, lr, betas)
+        for n, step in enumerate(drawn):
+            if resumed and n == 4:  # saved here, two other steps, then loaded back: as a resume from a checkpoint
+                saved, weights = copy.deepcopy(adam.state_dict()), [p.detach().clone() for p in params]
+                for other in detour:
+                    for p, g in zip(params, other, strict=True):
+                        p.grad = g.clone()
+                    adam.step()
+                with torch.no_grad():
+                    for p, w in zip(params, weights, strict=True):
+                        p.copy_(w)
+                adam.load_state_dict(saved)
+            for p, g in zip(params, step, strict=True):
+                p.grad = g.clone()
+            adam.step()
+        runs.append([p.detach().clone() for p in params])
+    assert all(torch.equal(a, b) for a, b in zip(*runs, strict=True))

@@ -97,7 +97,9 @@ class MemberwiseAdam(torch.optim.Adam):
     members on 2 cores, against 0.3 ms for one run). Then each run of members sharing the betas is one call of
     the kernel at a learning rate of 1, into a scratch tensor, which each member's learning rate scales (0.6 ms;
     curvegan.packed puts a sweep's jobs of the same betas side by side); past `FUSED_RUNS` of those too, the
-    same formula over all members at once (2 ms). Both equal the fused kernel's step to float32 rounding."""
+    same formula over all members at once (2 ms). Both equal the fused kernel's step to float32 rounding.
+    The slices of each run, the scratch tensors and the members' rates are made once and kept (`kept`) while the
+    weights and moments are the same tensors: 0.07 to 0.1 ms less a step for 128 runs of 4 members on one thread."""
 
     FUSED_RUNS = 8
 
@@ -107,6 +109,28 @@ class MemberwiseAdam(torch.optim.Adam):
         settings = [(float(a), float(b[0]), float(b[1])) for a, b in zip(lr.tolist(), betas.tolist(), strict=True)]
         self.runs = runs(settings)  # (lr, beta1, beta2, members) of each run of members sharing all three
         self.beta_runs = runs([s[1:] for s in settings])  # (beta1, beta2, members) of each sharing the betas
+        self._held: list[Tensor] = []  # the tensors `_kept` slices
+        self._kept: dict = {}
+
+    def kept(self, params: list[Tensor], states: list[dict]) -> dict:
+        """What a step reuses (slices of the weights and moments, the scaled path's buffers and rates), kept while
+        the weights and moments are the same tensors (loading a state dict replaces the moments)."""
+        held = [t for p, state in zip(params, states, strict=True) for t in (p, state["exp_avg"], state["exp_avg_sq"])]
+        if len(held) != len(self._held) or any(a is not b for a, b in zip(held, self._held, strict=True)):
+            self._held, self._kept = held, {}
+        return self._kept
+
+    def sliced(self, params: list[Tensor], states: list[dict], members: slice) -> tuple[list, list, list]:
+        """The members' slices of the weights, first and second moments."""
+        kept = self.kept(params, states)
+        at = (members.start, members.stop)
+        if at not in kept:
+            kept[at] = (
+                [p[members] for p in params],
+                [state["exp_avg"][members] for state in states],
+                [state["exp_avg_sq"][members] for state in states],
+            )
+        return kept[at]
 
     @torch.no_grad()
     def step(self, closure=None):
@@ -132,11 +156,12 @@ class MemberwiseAdam(torch.optim.Adam):
                     self._step_scaled(params, states, factor, eps)
                 continue
             for lr, beta1, beta2, members in self.runs:
+                weights, exp_avgs, exp_avg_sqs = self.sliced(params, states, members)
                 torch._fused_adam_(
-                    [p[members] for p in params],
+                    weights,
                     [p.grad[members] for p in params],
-                    [state["exp_avg"][members] for state in states],
-                    [state["exp_avg_sq"][members] for state in states],
+                    exp_avgs,
+                    exp_avg_sqs,
                     [],
                     steps,
                     amsgrad=False,
@@ -153,13 +178,23 @@ class MemberwiseAdam(torch.optim.Adam):
         """Each run of members sharing the betas: the kernel's step at a learning rate of 1 into a scratch tensor,
         then each member's own learning rate times it."""
         steps = [state["step"] for state in states]
+        kept = self.kept(params, states)
         for beta1, beta2, members in self.beta_runs:
-            scratch = [torch.zeros_like(p[members]) for p in params]
+            weights, exp_avgs, exp_avg_sqs = self.sliced(params, states, members)
+            at = ("scaled", members.start, members.stop)
+            if at not in kept:  # a buffer for the step at rate 1; each member's rate shaped for its tensors
+                kept[at] = [[torch.zeros_like(w) for w in weights], None, []]
+            scratch, scaled_by, rates = kept[at]
+            if scaled_by != factor:  # (a schedule changes the factor at every step)
+                lr = self.member_lr[members].double() * factor
+                rates[:] = [lr.to(p.dtype).to(p.device).view((-1,) + (1,) * (p.dim() - 1)) for p in params]
+                kept[at][1] = factor
+            torch._foreach_zero_(scratch)
             torch._fused_adam_(
                 scratch,
                 [p.grad[members] for p in params],
-                [state["exp_avg"][members] for state in states],
-                [state["exp_avg_sq"][members] for state in states],
+                exp_avgs,
+                exp_avg_sqs,
                 [],
                 steps,
                 amsgrad=False,
@@ -170,9 +205,7 @@ class MemberwiseAdam(torch.optim.Adam):
                 eps=eps,
                 maximize=False,
             )
-            lr = self.member_lr[members].double() * factor
-            for p, step in zip(params, scratch, strict=True):
-                p[members].addcmul_(step, lr.to(p.dtype).to(p.device).view((-1,) + (1,) * (p.dim() - 1)))
+            torch._foreach_addcmul_(weights, scratch, rates)
 
     def _step_all(self, params: list[Tensor], states: list[dict], factor: float, eps: float) -> None:
         """The fused kernel's formula over every member at once."""
