@@ -687,8 +687,9 @@ def side_by_side(groups: list[list[Job]], sweep_dir: Path, count: int, finished)
     import signal
 
     from curvegan import Interrupted, stop_signals
-    from curvegan.train import TrainingFailed
+    from curvegan.train import TrainingFailed, collect_from_here
 
+    collect_from_here()  # start-up's objects frozen before the fork: no collection walks (and copies) them
     context = multiprocessing.get_context("fork")
     threads = max(1, cores() // count)
     pending, running, alone = list(groups), {}, []
@@ -738,10 +739,9 @@ def side_by_side(groups: list[list[Job]], sweep_dir: Path, count: int, finished)
                 elif result[0] == "refused":  # too large for the memory preflight: in halves
                     half = len(group) // 2
                     pending[:0] = [group[:half], group[half:]]
-                elif result[0] == "stopped":
+                elif result[0] == "stopped":  # a signal that reached it alone: the others stop too
                     stops.insert(0, result[1:])
-                    forward_to = [c for c, *_ in running.values()]
-                    for other in forward_to:
+                    for other, *_ in running.values():
                         with contextlib.suppress(ProcessLookupError):
                             os.kill(other.pid, result[1])
                 else:
@@ -770,6 +770,7 @@ def train_in_child(group: list[Job], group_dir: Path, threads: int, handlers: di
     import signal
 
     from curvegan import Interrupted
+    from curvegan.train import TrainingFailed
 
     for signum, handler in handlers.items():  # the launcher's own, as before the fork (a stop: one line)
         signal.signal(signum, handler)
@@ -784,12 +785,14 @@ def train_in_child(group: list[Job], group_dir: Path, threads: int, handlers: di
         result = ("refused", str(err))
     except Interrupted as stopped:
         result = ("stopped", stopped.signum, str(stopped), stopped.resume)
-    except BaseException as err:  # noqa: BLE001 (handed to the launcher, which raises it as one job would)
+    except Exception as err:  # noqa: BLE001 (handed to the launcher, which raises it as the group's own would)
         try:
             pickle.dumps(err)
             result = ("failed", err)
         except Exception:  # noqa: BLE001
             result = ("failed", RuntimeError(f"{type(err).__name__}: {err}"))
+    except BaseException as err:  # noqa: BLE001 (a SystemExit or KeyboardInterrupt: never a sweep that exits 0)
+        result = ("failed", TrainingFailed(f"the group of {shown(group)} stopped: {type(err).__name__} {err}"))
     send.send(result)
     send.close()
 
