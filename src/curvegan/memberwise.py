@@ -120,9 +120,9 @@ class MemberwiseAdam(torch.optim.Adam):
             self._held, self._kept = held, {}
         return self._kept
 
-    def sliced(self, params: list[Tensor], states: list[dict], members: slice) -> tuple[list, list, list]:
-        """The members' slices of the weights, first and second moments."""
-        kept = self.kept(params, states)
+    @staticmethod
+    def sliced(kept: dict, params: list[Tensor], states: list[dict], members: slice) -> tuple[list, list, list]:
+        """The members' slices of the weights, first and second moments (kept in `kept`)."""
         at = (members.start, members.stop)
         if at not in kept:
             kept[at] = (
@@ -155,8 +155,9 @@ class MemberwiseAdam(torch.optim.Adam):
                 else:
                     self._step_scaled(params, states, factor, eps)
                 continue
+            kept = self.kept(params, states)
             for lr, beta1, beta2, members in self.runs:
-                weights, exp_avgs, exp_avg_sqs = self.sliced(params, states, members)
+                weights, exp_avgs, exp_avg_sqs = self.sliced(kept, params, states, members)
                 torch._fused_adam_(
                     weights,
                     [p.grad[members] for p in params],
@@ -180,7 +181,7 @@ class MemberwiseAdam(torch.optim.Adam):
         steps = [state["step"] for state in states]
         kept = self.kept(params, states)
         for beta1, beta2, members in self.beta_runs:
-            weights, exp_avgs, exp_avg_sqs = self.sliced(params, states, members)
+            weights, exp_avgs, exp_avg_sqs = self.sliced(kept, params, states, members)
             at = ("scaled", members.start, members.stop)
             if at not in kept:  # a buffer for the step at rate 1; each member's rate shaped for its tensors
                 kept[at] = [[torch.zeros_like(w) for w in weights], None, []]

@@ -613,6 +613,15 @@ def shown(group: list[Job]) -> str:
     return f"{len(group)} jobs ({listed})"
 
 
+def starting(group: list[Job], group_dir: Path) -> None:
+    log.info(f"\t{shown(group)} as one ensemble of {sum(j.size for j in group)} GANs in {group_dir}")
+
+
+def halves(group: list) -> list[list]:
+    """A group the memory preflight refused, in two."""
+    return [group[: len(group) // 2], group[len(group) // 2 :]]
+
+
 def one_after_another(groups: list[list[Job]], sweep_dir: Path, finished) -> list[Job]:
     """Train every group of several jobs in this process, one after another, each on every core cpu_threads gives
     it (a group the memory preflight refuses in halves), and hand each to `finished` as it ends. Returns the jobs
@@ -625,13 +634,12 @@ def one_after_another(groups: list[list[Job]], sweep_dir: Path, finished) -> lis
             continue
         group_dir = sweep_dir / ".packed" / group_name(group)
         try:
-            log.info(f"\t{shown(group)} as one ensemble of {sum(j.size for j in group)} GANs in {group_dir}")
+            starting(group, group_dir)
             started = time.perf_counter()
             train_group(group, group_dir)
             log.info(f"\t{shown(group)}: {time.perf_counter() - started:.1f} s")
         except ConfigError:  # the group is too large for the memory preflight: in halves
-            half = len(group) // 2
-            pending[:0] = [group[:half], group[half:]]
+            pending[:0] = halves(group)
             continue
         finished(group)
     return alone
@@ -696,11 +704,14 @@ def side_by_side(groups: list[list[Job]], sweep_dir: Path, count: int, finished)
     stops: list[tuple] = []
     failure: BaseException | None = None
 
-    def forward(signum, frame) -> None:
-        stops.append((signum, None, None))
+    def pass_on(signum: int) -> None:
         for child, *_ in running.values():
             with contextlib.suppress(ProcessLookupError):
                 os.kill(child.pid, signum)
+
+    def forward(signum, frame) -> None:
+        stops.append((signum, None, None))
+        pass_on(signum)
 
     previous = {signum: signal.signal(signum, forward) for signum in stop_signals()}
     try:
@@ -713,7 +724,7 @@ def side_by_side(groups: list[list[Job]], sweep_dir: Path, count: int, finished)
                 group_dir = sweep_dir / ".packed" / group_name(group)
                 receive, send = context.Pipe(duplex=False)
                 child = context.Process(target=train_in_child, args=(group, group_dir, threads, previous, send))
-                log.info(f"\t{shown(group)} as one ensemble of {sum(j.size for j in group)} GANs in {group_dir}")
+                starting(group, group_dir)
                 child.start()
                 send.close()
                 running[receive] = (child, group, time.perf_counter())
@@ -737,13 +748,10 @@ def side_by_side(groups: list[list[Job]], sweep_dir: Path, count: int, finished)
                     log.info(f"\t{shown(group)}: {time.perf_counter() - started:.1f} s")
                     finished(group)
                 elif result[0] == "refused":  # too large for the memory preflight: in halves
-                    half = len(group) // 2
-                    pending[:0] = [group[:half], group[half:]]
+                    pending[:0] = halves(group)
                 elif result[0] == "stopped":  # a signal that reached it alone: the others stop too
                     stops.insert(0, result[1:])
-                    for other, *_ in running.values():
-                        with contextlib.suppress(ProcessLookupError):
-                            os.kill(other.pid, result[1])
+                    pass_on(result[1])
                 else:
                     log.error(f"\t{shown(group)}: {result[1]}")
                     failure = failure or result[1]

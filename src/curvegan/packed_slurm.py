@@ -54,7 +54,7 @@ def on_slurm(groups: list[list], sweep_dir: Path, run, settings: dict) -> None:
     """Every group one SLURM job (a group too large for the memory preflight halved first, here); then each job's
     run_job (`run`) with what its group's SLURM job brought back."""
     from curvegan.errors import ConfigError
-    from curvegan.packed import checked_config, group_name, log, replay
+    from curvegan.packed import checked_config, group_name, halves, log, replay
 
     pending, ready = list(groups), []
     while pending:
@@ -65,8 +65,7 @@ def on_slurm(groups: list[list], sweep_dir: Path, run, settings: dict) -> None:
         except ConfigError:
             if len(group) == 1:
                 raise
-            half = len(group) // 2
-            pending[:0] = [group[:half], group[half:]]
+            pending[:0] = halves(group)
     shown = ", ".join(f"{len(g)} jobs ({sum(j.size for j in g)} GANs)" for g, _, _ in ready)
     log.info(f"\tsubmitting {len(ready)} SLURM jobs: {shown}")
     results = submit([(g, d, c) for g, d, c in ready], settings, sweep_dir / ".submitit")

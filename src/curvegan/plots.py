@@ -34,7 +34,7 @@ def colours(values: torch.Tensor, low: float, high: float) -> list:
 
 def style_of(fixed, family: Family, n: int) -> dict:
     """How a figure shows its first n samples, from the labels the variant gave its fixed inputs (curvegan.variants
-    .Fixed): colours (one each: a scale's, or one per category), the real samples of the references drawn beneath
+    .Fixed): colours (one each: a scale's, or one per category), the real samples of the references drawn over them
     in their colours, a colour bar and the legend."""
     style = {"legend": fixed.legend}
     if fixed.labels is None:
@@ -203,7 +203,6 @@ class SamplePlot:
                     handles=handles, frameon=False, handlelength=1.2, borderaxespad=0.2, columnspacing=1.0, **where
                 )
             self._background = None  # the figure without samples and text, drawn once
-            self.grid = grid
             fit_margins(self.fig, grid)
 
     def moving(self) -> list:

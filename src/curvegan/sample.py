@@ -197,7 +197,7 @@ def sample(cfg: DictConfig) -> dict:
             shown = cfg.n if every else min(cfg.plot_samples or 48, cfg.n)
             asked = "".join(f" · {name}={value}" for name, value in options.items())  # a cGAN's request
             title = f"{shown:,} of {cfg.n:,} samples · member {cfg.member}{asked}\n{headline(quality, digits=3)}"
-            style = style_of(fixed, family, shown)  # a requested a: its true curve dashed beneath, coloured
+            style = style_of(fixed, family, shown)  # a requested a: its true curve dashed over them
             fig = samples_figure(samples[:shown], family, title, style | {"legend": style.get("legend") or "generated"})
         Path(cfg.plot).parent.mkdir(parents=True, exist_ok=True)
         with atomic(cfg.plot) as partial:

@@ -44,8 +44,8 @@ class Fixed:
     """What a variant adds to fixed noise [n, latent]: G's inputs beside it [n, g], whether the noise is held at
     0, what the variant's metrics need (`known`; `known["requests"]` [n, g]: inputs beside the same noise whose
     samples it wants to see too), and for figures: a value per sample to colour by (`labels`), the colour bar's
-    name and range (`scale`; None: categories), distinct values whose real samples are drawn beneath (`references`), and
-    the legend."""
+    name and range (`scale`; None: categories), distinct values whose real samples are drawn over the generated ones
+    (`references`), and the legend."""
 
     g: Tensor | None = None
     zero_noise: bool = False

@@ -61,7 +61,7 @@ class Conditional(Variant):
         return Given(g=condition, d=condition)
 
     def fixed(self, n, rng, family, purpose, a: float | None = None, params: list | None = None) -> Fixed:
-        if purpose == "preview":  # PREVIEW_VALUES requests in turn, each drawn beneath as the real sample of it
+        if purpose == "preview":  # PREVIEW_VALUES requests in turn, each one's real sample drawn over its samples
             requests = self.spread(family, self.PREVIEW_VALUES)
             grid = requests[torch.arange(n) % self.PREVIEW_VALUES]
             low, high = family.parameter_ranges()[0]
@@ -71,7 +71,7 @@ class Conditional(Variant):
         if purpose == "sample" and (a is not None or params is not None):
             requested = self.requested(family, a, params)
             conditions = self.conditions(requested.expand(n, *requested.shape[1:]), family)
-            return Fixed(conditions, references=requested)  # the requested curve, drawn beneath the samples
+            return Fixed(conditions, references=requested)  # the requested curve, drawn over the samples
         # Requests drawn from the data's distribution (for the family's metrics), and a second set spread evenly
         # over the ranges beside the same noise (for a_rmse).
         drawn = family.draw((n,), rng)
