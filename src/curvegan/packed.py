@@ -266,11 +266,12 @@ def checked_config(jobs: list[Job], group_dir: Path) -> DictConfig:
     return cfg
 
 
-def train_group(jobs: list[Job], group_dir: Path, cfg: DictConfig | None = None) -> None:
+def train_group(jobs: list[Job], group_dir: Path, cfg: DictConfig | None = None, each=None) -> None:
     """Train the jobs as one ensemble in `group_dir` (from its `checked_config`, made here if not given) and leave
-    each job's dir as if it had run alone; each job's `outcome` is its metrics. Raises ConfigError (before anything
-    is written) where the group's config cannot work, and what `curvegan.train.fit` raises (a stop by a signal,
-    with the command that resumes it)."""
+    each job's dir as if it had run alone; each job's `outcome` is its metrics, and `each(job)`, if given, sees
+    each job as soon as its dir is complete (before the next job's final evaluation). Raises ConfigError (before
+    anything is written) where the group's config cannot work, and what `curvegan.train.fit` raises (a stop by a
+    signal, with the command that resumes it)."""
     from hydra.utils import instantiate
 
     from curvegan import Interrupted, import_lightning
@@ -313,7 +314,7 @@ def train_group(jobs: list[Job], group_dir: Path, cfg: DictConfig | None = None)
     )
 
     def then(cfg, model, trainer, callbacks, seconds):
-        finish_jobs(jobs, model, lones, monitors, loggers, trainer, group_dir, seconds)
+        finish_jobs(jobs, model, lones, monitors, loggers, trainer, group_dir, seconds, each)
 
     try:
         fit(cfg, group_dir, datamodule, model, callbacks, trainer, then)
@@ -323,8 +324,9 @@ def train_group(jobs: list[Job], group_dir: Path, cfg: DictConfig | None = None)
         raise
 
 
-def finish_jobs(jobs, model, lones, monitors, loggers, trainer, group_dir: Path, seconds: float) -> None:
-    """After the group's fit: each job's metrics.json, samples.npy and checkpoints/last.ckpt in its own dir."""
+def finish_jobs(jobs, model, lones, monitors, loggers, trainer, group_dir: Path, seconds: float, each=None):
+    """After the group's fit: each job's metrics.json, samples.npy and checkpoints/last.ckpt in its own dir, each
+    job handed to `each` (if given) as soon as they are written."""
     import torch
     from hydra.utils import instantiate
 
@@ -362,6 +364,8 @@ def finish_jobs(jobs, model, lones, monitors, loggers, trainer, group_dir: Path,
         whole = f" (its share of {seconds:.1f} s for {len(jobs)} jobs, {model.members} GANs packed)"
         job.lines.append(summary_line(metrics, share) + whole)
         job.outcome = metrics
+        if each is not None:
+            each(job)
 
 
 def epoch_line(entry: dict, members: int, epochs: int) -> str:
@@ -591,7 +595,7 @@ def launch(launcher, job_overrides, initial_job_idx: int, run_groups=None) -> li
         run_groups(groups, sweep_dir, run)
         return [returns[initial_job_idx + offset] for offset in range(len(job_overrides))]
 
-    def finished(group: list[Job]) -> None:  # each job's run_job, as its group ends
+    def finished(group: list[Job]) -> None:  # each job's run_job, once its dir is complete
         for job in group:
             run(job, lambda task, job=job: replay(job))
 
@@ -686,9 +690,10 @@ def spread(groups: list[list[Job]], count: int) -> list[list[Job]]:
 def side_by_side(groups: list[list[Job]], sweep_dir: Path, count: int, finished) -> list[Job]:
     """Train every group of several jobs, `count` at a time, each in a process of its own forked from this one,
     with the cores shared between them (cpu_threads=auto: one thread each on a machine of `count` cores), and hand
-    each to `finished` as it ends. A stop signal is passed on to every group training: each writes its checkpoint
-    and the sweep stops with one line, as one group does. A group that fails lets the others finish, then the
-    sweep fails with its line. Returns the jobs left to run alone, as `one_after_another`."""
+    each job to `finished` as soon as its dir is complete (its group evaluating its next job meanwhile). A stop
+    signal is passed on to every group training: each writes its checkpoint and the sweep stops with one line, as
+    one group does. A group that fails lets the others finish, then the sweep fails with its line. Returns the jobs
+    left to run alone, as `one_after_another`."""
     import multiprocessing
     import multiprocessing.connection
     import os
@@ -731,11 +736,17 @@ def side_by_side(groups: list[list[Job]], sweep_dir: Path, count: int, finished)
             if not running:
                 break
             for receive in multiprocessing.connection.wait(list(running)):
-                child, group, started = running.pop(receive)
+                child, group, started = running[receive]
                 try:
                     result = receive.recv()
                 except EOFError:  # it died without a word (killed, out of memory)
                     result = None
+                if result is not None and result[0] == "job":  # one job's dir complete: its run_job now
+                    (job,) = (j for j in group if j.index == result[1])
+                    job.outcome, job.lines = result[2:]
+                    finished([job])
+                    continue
+                del running[receive]
                 receive.close()
                 child.join()
                 if result is None:
@@ -743,10 +754,7 @@ def side_by_side(groups: list[list[Job]], sweep_dir: Path, count: int, finished)
                     resume = f"the same command with ckpt_path=auto and hydra.sweep.dir={sweep_dir}"
                     result = ("failed", TrainingFailed(f"{why}; its checkpoints, if any, resume with {resume}"))
                 if result[0] == "done":
-                    for job in group:
-                        job.outcome, job.lines = result[1][job.index]
                     log.info(f"\t{shown(group)}: {time.perf_counter() - started:.1f} s")
-                    finished(group)
                 elif result[0] == "refused":  # too large for the memory preflight: in halves
                     pending[:0] = halves(group)
                 elif result[0] == "stopped":  # a signal that reached it alone: the others stop too
@@ -772,8 +780,8 @@ def side_by_side(groups: list[list[Job]], sweep_dir: Path, count: int, finished)
 
 def train_in_child(group: list[Job], group_dir: Path, threads: int, handlers: dict, send) -> None:
     """A forked process's work: the group's training (`train_group`) on `threads` threads where cpu_threads is
-    auto; sends back ("done", {job: (outcome, lines)}), ("refused", line), ("stopped", signal, line, resume) or
-    ("failed", exception)."""
+    auto; sends back ("job", index, outcome, lines) for each job as its dir is complete, then ("done",),
+    ("refused", line), ("stopped", signal, line, resume) or ("failed", exception)."""
     import pickle
     import signal
 
@@ -787,8 +795,8 @@ def train_in_child(group: list[Job], group_dir: Path, threads: int, handlers: di
         if cfg.cpu_threads == "auto":
             with open_dict(cfg):
                 cfg.cpu_threads = threads
-        train_group(group, group_dir, cfg)
-        result: tuple = ("done", {job.index: (job.outcome, job.lines) for job in group})
+        train_group(group, group_dir, cfg, each=lambda job: send.send(("job", job.index, job.outcome, job.lines)))
+        result: tuple = ("done",)
     except ConfigError as err:
         result = ("refused", str(err))
     except Interrupted as stopped:
