@@ -382,6 +382,35 @@ def test_a_group_whose_process_dies_fails_in_one_line_and_the_others_finish(tmp_
     assert len(list(tmp_path.glob("*/metrics.json"))) == 2  # the other group's jobs finished
 
 
+def test_a_job_finished_before_its_groups_process_dies_is_finished_as_a_lone_run_is(tmp_path):
+    """Side by side, a job is handed back as soon as its dir is complete: when its group's process dies while
+    finishing the next job, the finished one still has its `.hydra/`, its log and its summary line, as a job the
+    basic launcher ran; the sweep fails in one line, and the job that was not finished has no metrics.json."""
+    import textwrap
+
+    prelude = textwrap.dedent("""
+        import os, signal
+        import curvegan.evaluation as evaluation
+        final = evaluation.final
+        def dying(gan, evaluator, samples_path):
+            if samples_path is not None and samples_path.parent.name == "3":  # the second job of group #2, #3
+                os.kill(os.getpid(), signal.SIGKILL)
+            return final(gan, evaluator, samples_path)
+        evaluation.final = dying
+    """)
+    sweep = ["-m", "hydra/launcher=packed", "hydra.launcher.processes=2", "seed=0,1,2,3", *UPDATES, *QUIET]
+    argv = ["curvegan.train", *sweep, "trainer.max_epochs=1", f"hydra.sweep.dir={tmp_path}"]
+    code = prelude + f"import sys, runpy\nsys.argv = {argv!r}\nrunpy.run_module('curvegan.train', run_name='__main__')"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith("curvegan.train: the process training 2 jobs (#2, #3)")
+    assert sorted(p.parent.name for p in tmp_path.glob("*/metrics.json")) == ["0", "1", "2"]
+    for finished in ("0", "1", "2"):
+        assert (tmp_path / finished / ".hydra" / "config.yaml").exists(), finished
+        assert f"run dir: {tmp_path / finished}" in result.stdout
+    assert f"run dir: {tmp_path / '3'}" not in result.stdout
+
+
 # one class in the default run (each case is two Hydra processes, 6 s); the other two with the slow tests
 @pytest.mark.parametrize(
     "bad",
