@@ -160,6 +160,19 @@ def test_sigusr1_sigusr2_and_sighup_stop_a_run_as_sigterm_does(tmp_path, signum)
     assert torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] // 2 == 75
 
 
+def test_a_signal_on_an_epochs_last_step_keeps_that_epochs_measurement_through_the_resume(tmp_path, uninterrupted):
+    """Landing in the first epoch's last training_step: the run stops after that epoch's end work, and the resumed
+    run's history has every epoch, as the uninterrupted run's (Lightning resumes a checkpoint of the last batch's
+    end as a finished epoch, without its end work: a stop there lost the epoch's entry)."""
+    process = start(tmp_path / "run", prelude=signalled_at(60, signal.SIGTERM))
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 128 + signal.SIGTERM, stderr
+    assert "stopped by SIGTERM after G update 60" in stderr
+    resume(tmp_path / "run")
+    assert [h["epoch"] for h in json.loads((tmp_path / "run" / "metrics.json").read_text())["history"]] == [1, 2, 3]
+    assert_same_weights(weights(tmp_path / "run"), uninterrupted)
+
+
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGUSR1], ids=lambda s: s.name)
 def test_a_signal_during_an_epochs_end_work_stops_the_run_with_a_checkpoint(tmp_path, uninterrupted, signum):
     """Landing while the monitor measures after the first epoch (for SIGTERM, Lightning's own checks see it
