@@ -175,9 +175,10 @@ def test_a_signal_on_an_epochs_last_step_keeps_that_epochs_measurement_through_t
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGUSR1], ids=lambda s: s.name)
 def test_a_signal_during_an_epochs_end_work_stops_the_run_with_a_checkpoint(tmp_path, uninterrupted, signum):
-    """Landing while the monitor measures after the first epoch (for SIGTERM, Lightning's own checks see it
-    first): 128 + the signal, its one line, a checkpoint of the state at the stop, and a resume that gives the
-    uninterrupted run's weights. The run signals itself from inside the measurement: no timing."""
+    """Landing while the monitor measures after the first epoch (StopOnSignal stops at that epoch's end; Lightning's
+    own SIGTERM checks no longer see the signal once training starts): 128 + the signal, its one line, a checkpoint
+    of the state at the stop, and a resume that gives the uninterrupted run's weights. The run signals itself from
+    inside the measurement: no timing."""
     prelude = textwrap.dedent(f"""
         import os, curvegan.callbacks as callbacks
         measure = callbacks.Monitor.measure
