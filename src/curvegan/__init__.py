@@ -41,6 +41,35 @@ def import_lightning() -> None:
     import lightning  # noqa: F401
 
 
+# glibc's mallopt parameters (malloc.h)
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
+MMAP_THRESHOLD_MAX = 32 * 2**20  # the largest glibc accepts on 64-bit systems
+TRIM_THRESHOLD = 2**30
+
+
+def reuse_freed_memory() -> bool:
+    """Make glibc's malloc keep the memory a training step frees for the next step's tensors, rather than hand it
+    back to the system and take it again, a page fault per page. Returns whether it could (False, having done
+    nothing, where the C library has no `mallopt`: macOS, musl).
+
+    By default glibc serves a block above its mmap threshold (128 KiB at first, raised to the largest such block
+    freed since) with a fresh mapping, and gives the top of its heap back once more than twice that threshold lies
+    free there. An ensemble's activations are made and freed at every step, 1 MiB a tensor for 256 members, and
+    their pages kept coming back from the system: 3 epochs of 256 members on one thread made 100,000 to 170,000
+    page faults and took 4.25 s in `fit`, against about 20,000 faults and 3.87 s with this (medians of 5 runs
+    in turn). Blocks up to 32 MiB now come from the heap, and the heap's top is given back only past 1 GiB free:
+    a process holds on to the memory its largest step needed, which its peak needed anyway."""
+    import ctypes
+
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return False
+    # the mmap threshold first: setting either fixes both, and a trim threshold alone would leave every block
+    # above 128 KiB to a fresh mapping (every tensor of a large ensemble faulted in at every step)
+    return bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_MAX)) and bool(mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD))
+
+
 class Interrupted(BaseException):
     """The run was stopped by a signal, after writing a checkpoint (`ckpt_path`) or outside training. Like
     KeyboardInterrupt, it is not an Exception: nothing that handles errors (a fallback import) may swallow it."""

@@ -253,7 +253,7 @@ class GAN(L.LightningModule):
                 extra.append(objective.penalty(self.critic, real_in, fake_in, self.uniform))
             self.step(d_opt, sum((e for e in extra if e is not None), d_loss))
 
-        # This backward also fills D's gradients; the next D update clears them before its own.
+        # This backward makes G's gradients only (D's would be thrown away by the next D update).
         g_out, estimate = self.scores(fake, given)
         # a relativistic objective compares with the real batch, scored through the same (just updated) D
         g_loss = (

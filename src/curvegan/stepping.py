@@ -71,10 +71,16 @@ def why_not_lean(trainer, module) -> str | None:
     return None
 
 
+def trained(optimizer) -> list[Tensor] | None:
+    """The parameters `optimizer` steps that take gradients (every one, for curvegan's own); None for none."""
+    return [p for group in optimizer.param_groups for p in group["params"] if p.requires_grad] or None
+
+
 def lean_step(optimizer, loss: Tensor, adjust) -> None:
     """zero_grad, backward, `adjust(params)` (clipping, frozen members), step: autograd and the torch optimizer
     themselves (Adam's fused kernel itself where `fused_adam_step` can take the step), the step counted as
-    Lightning counts its own."""
+    Lightning counts its own. The backward makes the gradients of the optimizer's own parameters only (`inputs`):
+    G's update need not make D's, which D's next update would throw away."""
     raw = optimizer.optimizer
     params = raw.param_groups[0]["params"]
     if len(raw.param_groups) == 1:
@@ -82,7 +88,7 @@ def lean_step(optimizer, loss: Tensor, adjust) -> None:
             p.grad = None
     else:
         raw.zero_grad(set_to_none=True)
-    loss.backward()
+    loss.backward(inputs=trained(raw))
     adjust(params)
     optimizer._on_before_step()
     if not fused_adam_step(raw):
@@ -238,7 +244,7 @@ class Steps:
 def lightning_step(module, optimizer, loss: Tensor, adjust) -> None:
     """The same through Lightning's calls (its strategy, precision plugin and hooks)."""
     optimizer.zero_grad(set_to_none=True)
-    module.manual_backward(loss)
+    module.manual_backward(loss, inputs=trained(optimizer))
     adjust(optimizer.param_groups[0]["params"])
     optimizer.step()
 

@@ -23,7 +23,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from curvegan import Interrupted, import_lightning, stop_signals
+from curvegan import Interrupted, import_lightning, reuse_freed_memory, stop_signals
 from curvegan.config import ConfigError, validate
 from curvegan.errors import one_line
 from curvegan.files import checkpoint_io, disk_full
@@ -147,7 +147,8 @@ def train(cfg: DictConfig) -> dict:
 
 
 def prepare(cfg: DictConfig, run_dir: Path) -> None:
-    """Before building: the run dir (without a finished run's files), the threads, the global seed."""
+    """Before building: the run dir (without a finished run's files), the threads, malloc's thresholds, the global
+    seed."""
     import lightning as L
     import torch
 
@@ -163,6 +164,7 @@ def prepare(cfg: DictConfig, run_dir: Path) -> None:
         )
     if threads := cpu_threads(cfg):
         torch.set_num_threads(threads)
+    reuse_freed_memory()
     from curvegan.blocks import of_run
 
     L.seed_everything(of_run(cfg)[0][0], verbose=False)  # the first block's seed: each seeds its own weights
