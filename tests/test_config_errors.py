@@ -102,6 +102,7 @@ UNKNOWN = {
     "ensemble.size=100000000": "ensemble.size=100000000: needs about",
     "data.batch_size=100000000": "data.batch_size=100000000: needs about",
     "trainer=ddp ensemble.size=2": "trainer.strategy=ddp_find_unused_parameters_true: must be auto with ensemble",
+    "trainer=ddp model.simultaneous=true": "model.simultaneous=true: must be false with trainer.strategy=ddp_",
     "hydra.run.dir=/proc/nope": "hydra.run.dir=/proc/nope: cannot be created",
     "+objective.bogus=1": "objective.bogus=1: not a key of objective=bce (its keys: r1, r2)",
     "data.a_min=2.5": "data.a_min=2.5: must be less than data.a_max (2.0)",

@@ -253,7 +253,8 @@ class GAN(L.LightningModule):
                 extra.append(objective.penalty(self.critic, real_in, fake_in, self.uniform))
             self.step(d_opt, sum((e for e in extra if e is not None), d_loss))
 
-        # This backward makes G's gradients only (D's would be thrown away by the next D update).
+        # On the lean path this backward makes G's gradients only; through Lightning's calls (DDP) it also fills
+        # D's, which the next D update clears before its own.
         g_out, estimate = self.scores(fake, given)
         # a relativistic objective compares with the real batch, scored through the same (just updated) D
         g_loss = (

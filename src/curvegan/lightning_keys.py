@@ -165,6 +165,13 @@ def check_trainer(cfg: DictConfig) -> None:
                 f"auto with ensemble.size={cfg.ensemble.size}: an ensemble trains in one process (DDP would copy"
                 " every member to every device)",
             )
+        if cfg.model.get("simultaneous"):
+            raise refuse(
+                "model.simultaneous",
+                "true",
+                f"false with trainer.strategy={trainer.strategy}: its updates take each network's gradient from its"
+                " own loss alone, a backward DDP's gradient sync refuses; train it on one device",
+            )
         if _in_multirun():
             raise ConfigError(
                 f"trainer.strategy={trainer.strategy}: not in a sweep (-m): Lightning would relaunch the whole"
