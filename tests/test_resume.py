@@ -173,6 +173,23 @@ def test_a_signal_on_an_epochs_last_step_keeps_that_epochs_measurement_through_t
     assert_same_weights(weights(tmp_path / "run"), uninterrupted)
 
 
+def test_the_day_lightning_no_longer_says_which_batch_is_last_a_stop_comes_at_once():
+    """StopOnSignal reads Lightning's `fit_loop.epoch_loop.batch_progress.is_last_batch` (its internals): a
+    Lightning without it (simulated: a trainer whose loops lack it) makes every batch 'not the last', so a stop
+    is taken at the step's end, as before the wait for the epoch's end work."""
+    from types import SimpleNamespace
+
+    from curvegan.signals import last_batch
+
+    def trainer(progress):
+        return SimpleNamespace(fit_loop=SimpleNamespace(epoch_loop=SimpleNamespace(batch_progress=progress)))
+
+    assert last_batch(trainer(SimpleNamespace(is_last_batch=True))) is True
+    assert last_batch(trainer(SimpleNamespace(is_last_batch=False))) is False
+    assert last_batch(trainer(SimpleNamespace())) is False  # the attribute renamed
+    assert last_batch(SimpleNamespace()) is False  # the loops reorganised
+
+
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGUSR1], ids=lambda s: s.name)
 def test_a_signal_during_an_epochs_end_work_stops_the_run_with_a_checkpoint(tmp_path, uninterrupted, signum):
     """Landing while the monitor measures after the first epoch (StopOnSignal stops at that epoch's end; Lightning's

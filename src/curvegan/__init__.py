@@ -55,9 +55,9 @@ def reuse_freed_memory() -> bool:
     By default glibc serves a block above its mmap threshold (128 KiB at first, raised to the largest such block
     freed since) with a fresh mapping, and gives the top of its heap back once more than twice that threshold lies
     free there. An ensemble's activations are made and freed at every step, 1 MiB a tensor for 256 members, and
-    their pages kept coming back from the system: 3 epochs of 256 members on one thread made 100,000 to 170,000
-    page faults and took 4.25 s in `fit`, against about 20,000 faults and 3.87 s with this (medians of 5 runs
-    in turn). Blocks up to 32 MiB now come from the heap, and the heap's top is given back only past 1 GiB free:
+    their pages kept coming back from the system: 3 epochs of 256 members on one thread made 90,000 to 200,000
+    page faults and took 4.38 s in `fit`, against about 19,000 faults and 3.92 s with these settings (medians of
+    3 runs in turn). Blocks up to 32 MiB now come from the heap, and the heap's top is given back only past 1 GiB free:
     a process holds on to the memory its largest step needed, which its peak needed anyway."""
     import ctypes
 
