@@ -246,13 +246,52 @@ def test_optuna_trains_each_batch_of_trials_as_one_ensemble(tmp_path):
     assert "best_value" in (tmp_path / "optimization_results.yaml").read_text()
 
 
+def test_a_group_resumes_over_what_its_jobs_dirs_hold_and_never_trains_over_a_run_it_cannot_resume(tmp_path):
+    """A stop leaves each job's dir holding its TensorBoard events (written all along) and, where the stop cut the
+    write-out short, some of its results, but no checkpoint of its own: the same command with ckpt_path=auto
+    resumes the group from the group's checkpoint. Without one (the group's folder gone), the jobs whose dirs hold
+    a run are refused in one line each and nothing is trained over them."""
+    sweep = ["-m", "hydra/launcher=packed", "seed=0,1,2", "ckpt_path=auto", *TINY, *QUIET]
+    sweep += ["evaluation.num_samples=300", f"hydra.sweep.dir={tmp_path}"]
+    first = run_cli(*sweep)
+    assert first.returncode == 0, first.stderr[-2000:]
+    done = {job: json.loads((tmp_path / str(job) / "metrics.json").read_text()) for job in range(3)}
+    assert all((tmp_path / str(job) / "tensorboard").is_dir() for job in range(3))
+    for name in ("metrics.json", "checkpoints"):  # job 0: cut short after its samples; jobs 1, 2: before them
+        for job in range(3):
+            path = tmp_path / str(job) / name
+            path.unlink() if path.is_file() else __import__("shutil").rmtree(path)
+    for job in (1, 2):
+        (tmp_path / str(job) / "samples.npy").unlink()
+    again = run_cli(*sweep)
+    assert again.returncode == 0, again.stderr[-2000:]
+    for job in range(3):
+        metrics = json.loads((tmp_path / str(job) / "metrics.json").read_text())
+        assert [metrics[k] for k in metrics["declarations"]] == [done[job][k] for k in done[job]["declarations"]]
+        assert (tmp_path / str(job) / "checkpoints" / "last.ckpt").is_file()
+
+    __import__("shutil").rmtree(tmp_path / ".packed")  # no checkpoint of the group: nothing may train over them
+    (tmp_path / "1" / "metrics.json").unlink()
+
+    def written():  # what the jobs wrote (Hydra writes each job's .hydra/ and log again, as for any refused job)
+        files = [p for p in tmp_path.glob("[0-9]*/**/*") if p.is_file() and ".hydra" not in p.parts]
+        return sorted((p, p.stat().st_mtime_ns) for p in files if p.suffix != ".log")
+
+    before = written()
+    refused = run_cli(*sweep)
+    assert refused.returncode != 0 and "Traceback" not in refused.stderr
+    assert f"job 0's dir {tmp_path / '0'} already holds a run" in refused.stderr  # (Hydra reports the first)
+    assert "hydra.sweep.dir=" in refused.stderr and "as one ensemble" not in refused.stdout + refused.stderr
+    assert written() == before and not (tmp_path / ".packed").exists()
+
+
 @pytest.mark.slow
 def test_a_sigterm_during_a_group_resumes_with_the_same_command_to_the_uninterrupted_numbers(tmp_path):
     import os
     import signal
     import time
 
-    sweep = ["-m", "hydra/launcher=packed", "model.g_lr=1e-4,2e-4", "seed=0,1", "logger=none", "ckpt_path=auto"]
+    sweep = ["-m", "hydra/launcher=packed", "model.g_lr=1e-4,2e-4", "seed=0,1", "ckpt_path=auto"]  # TensorBoard on
     sweep += ["data.batches_per_epoch=100", "trainer.max_epochs=4", "evaluation.num_samples=500", *QUIET]
     sweep += ["hydra.launcher.processes=2"]  # two groups side by side: the signal reaches both
     whole = run_cli(*sweep, f"hydra.sweep.dir={tmp_path / 'whole'}")
@@ -267,7 +306,7 @@ def test_a_sigterm_during_a_group_resumes_with_the_same_command_to_the_uninterru
     _, stderr = process.communicate(timeout=120)
     assert process.returncode == 128 + signal.SIGTERM
     assert "resume with the same command with ckpt_path=auto" in stderr and "Traceback" not in stderr
-    assert not list((tmp_path / "stopped").glob("*/metrics.json"))  # nothing looks finished
+    assert len(list((tmp_path / "stopped").glob("*/metrics.json"))) < 4  # (a group may have finished a job)
     again = run_cli(*sweep, f"hydra.sweep.dir={tmp_path / 'stopped'}")
     assert again.returncode == 0, again.stderr[-2000:]
     for job in range(4):

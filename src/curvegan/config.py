@@ -247,11 +247,11 @@ def walk(cfg: DictConfig) -> Iterator[tuple[str, type, DictConfig]]:
         yield path, cls, node
 
 
-def validate(cfg: DictConfig) -> None:
+def validate(cfg: DictConfig, in_group: bool = False) -> None:
     """Refuse a config that cannot train, naming the first key found: every key against its declaration, the
     relations each class states between its keys and others (its `check`), the trainer's, then the preflight.
     Imports the classes the config names (they declare the keys) and, to read a checkpoint to resume from, torch.
-    """
+    `in_group`: a packed sweep's job, whose run dir its group checks (preflight.check_run_dir_is_free)."""
     from curvegan import preflight
     from curvegan.blocks import wrong_blocks
     from curvegan.memberwise import wrong_length
@@ -269,7 +269,7 @@ def validate(cfg: DictConfig) -> None:
         raise refuse(*problem)
     check_trainer(cfg)
     check_evaluation(cfg, preflight.given_keys())
-    preflight.check(cfg)
+    preflight.check(cfg, in_group)
 
 
 def check_evaluation(cfg: DictConfig, given: list[str]) -> None:

@@ -571,7 +571,7 @@ def launch(launcher, job_overrides, initial_job_idx: int, run_groups=None) -> li
             job_config.hydra.job.num = index
         job = job_of(index, job_config, list(overrides))
         try:
-            validate(job.task)  # (it only reads)
+            validate(job.task, in_group=packable(job.task))  # (it only reads; its dir is its group's to check)
             jobs.append(job)
         except ConfigError:
             refused.append(job)
@@ -599,11 +599,14 @@ def launch(launcher, job_overrides, initial_job_idx: int, run_groups=None) -> li
         for job in group:
             run(job, lambda task, job=job: replay(job))
 
+    def refuse_job(job: Job, error: ConfigError) -> None:  # its one line, as Hydra reports a failed job
+        run(job, lambda task, error=error: fail(error))
+
     side = processes(launcher.processes, groups)
     if side > 1:
-        alone = side_by_side(spread(groups, side), sweep_dir, side, finished)
+        alone = side_by_side(spread(groups, side), sweep_dir, side, finished, refuse_job)
     else:
-        alone = one_after_another(groups, sweep_dir, finished)
+        alone = one_after_another(groups, sweep_dir, finished, refuse_job)
     for job in alone:
         log.info(f"\t#{job.index} : {' '.join(filter_overrides(job.overrides))}")
         run(job, launcher.task_function)
@@ -626,15 +629,54 @@ def halves(group: list) -> list[list]:
     return [group[: len(group) // 2], group[len(group) // 2 :]]
 
 
-def one_after_another(groups: list[list[Job]], sweep_dir: Path, finished) -> list[Job]:
+def may_train(group: list[Job], sweep_dir: Path) -> tuple[list[Job], list[tuple[Job, ConfigError]]]:
+    """The group as it may train, and the jobs it must leave out, each with its one-line refusal. A group that
+    resumes its checkpoint (ckpt_path=auto, and SWEEP_DIR/.packed/<group>/checkpoints/last.ckpt is there) takes its
+    jobs' dirs as they are: what they hold (TensorBoard events, or the results of a write-out a signal cut short)
+    its earlier start wrote, and it writes them again. A group that starts afresh leaves out each job whose dir
+    already holds a run (its group stopped before its first checkpoint, or its group's folder is gone), rather
+    than train over it."""
+    from curvegan.preflight import held_outputs
+
+    group_dir = sweep_dir / ".packed" / group_name(group)
+    ckpt_path = group[0].task.get("ckpt_path")  # (the same for every job of a group: group_key)
+    if ckpt_path in ("auto", "last") and (group_dir / "checkpoints" / "last.ckpt").is_file():
+        return group, []
+    left_out = []
+    for job in group:
+        held = held_outputs(job.dir)
+        if held:
+            line = (
+                f"hydra.sweep.dir={sweep_dir}: job {job.index}'s dir {job.dir} already holds a run ({', '.join(held)})"
+                " that no checkpoint of its group resumes; give another sweep dir, or empty the job's dir"
+            )
+            left_out.append((job, ConfigError(line)))
+    out = {job.index for job, _ in left_out}
+    return [job for job in group if job.index not in out], left_out
+
+
+def next_group(pending: list[list[Job]], sweep_dir: Path, alone: list[Job], refused) -> list[Job] | None:
+    """The next group of several jobs to train, as `may_train` lets it (its jobs left out handed to `refused`), or
+    None where it is one job or none (a job alone goes to `alone`: it runs as its own task checks it)."""
+    group, left_out = pending.pop(0), []
+    if len(group) > 1:
+        group, left_out = may_train(group, sweep_dir)
+    for job, error in left_out:
+        refused(job, error)
+    if len(group) > 1:
+        return group
+    alone.extend(group)
+    return None
+
+
+def one_after_another(groups: list[list[Job]], sweep_dir: Path, finished, refused) -> list[Job]:
     """Train every group of several jobs in this process, one after another, each on every core cpu_threads gives
-    it (a group the memory preflight refuses in halves), and hand each to `finished` as it ends. Returns the jobs
-    left to run alone (groups of one)."""
+    it (a group the memory preflight refuses in halves), and hand each to `finished` as it ends; a job its group
+    leaves out (`may_train`) to `refused`, with its error. Returns the jobs left to run alone (groups of one)."""
     pending, alone = list(groups), []
     while pending:
-        group = pending.pop(0)
-        if len(group) == 1:
-            alone.append(group[0])
+        group = next_group(pending, sweep_dir, alone, refused)
+        if group is None:
             continue
         group_dir = sweep_dir / ".packed" / group_name(group)
         try:
@@ -687,13 +729,13 @@ def spread(groups: list[list[Job]], count: int) -> list[list[Job]]:
     return groups
 
 
-def side_by_side(groups: list[list[Job]], sweep_dir: Path, count: int, finished) -> list[Job]:
+def side_by_side(groups: list[list[Job]], sweep_dir: Path, count: int, finished, refused) -> list[Job]:
     """Train every group of several jobs, `count` at a time, each in a process of its own forked from this one,
     with the cores shared between them (cpu_threads=auto: one thread each on a machine of `count` cores), and hand
     each job to `finished` as soon as its dir is complete (its group evaluating its next job meanwhile). A stop
     signal is passed on to every group training: each writes its checkpoint and the sweep stops with one line, as
     one group does. A group that fails lets the others finish, then the sweep fails with its line. Returns the jobs
-    left to run alone, as `one_after_another`."""
+    left to run alone, and hands on the jobs left out, as `one_after_another`."""
     import multiprocessing
     import multiprocessing.connection
     import os
@@ -722,9 +764,8 @@ def side_by_side(groups: list[list[Job]], sweep_dir: Path, count: int, finished)
     try:
         while pending or running:
             while pending and len(running) < count and not stops and failure is None:
-                group = pending.pop(0)
-                if len(group) == 1:
-                    alone.append(group[0])
+                group = next_group(pending, sweep_dir, alone, refused)
+                if group is None:
                     continue
                 group_dir = sweep_dir / ".packed" / group_name(group)
                 receive, send = context.Pipe(duplex=False)
@@ -811,6 +852,11 @@ def train_in_child(group: list[Job], group_dir: Path, threads: int, handlers: di
         result = ("failed", TrainingFailed(f"the group of {shown(group)} stopped: {type(err).__name__} {err}"))
     send.send(result)
     send.close()
+
+
+def fail(error: Exception) -> float:
+    """A job's task that fails with `error` (a job its group did not train)."""
+    raise error
 
 
 def replay(job: Job) -> float:

@@ -54,11 +54,15 @@ def on_slurm(groups: list[list], sweep_dir: Path, run, settings: dict) -> None:
     """Every group one SLURM job (a group too large for the memory preflight halved first, here); then each job's
     run_job (`run`) with what its group's SLURM job brought back."""
     from curvegan.errors import ConfigError
-    from curvegan.packed import checked_config, group_name, halves, log, replay
+    from curvegan.packed import checked_config, fail, group_name, halves, log, may_train, replay
 
     pending, ready = list(groups), []
     while pending:
-        group = pending.pop(0)
+        group, left_out = may_train(pending.pop(0), sweep_dir)
+        for job, error in left_out:
+            run(job, lambda task, error=error: fail(error))
+        if not group:
+            continue
         group_dir = sweep_dir / ".packed" / group_name(group)
         try:
             ready.append((group, group_dir, checked_config(group, group_dir)))
@@ -81,10 +85,6 @@ def on_slurm(groups: list[list], sweep_dir: Path, run, settings: dict) -> None:
 
 class TrainingStopped(RuntimeError):
     """A packed job whose group did not finish on its SLURM node."""
-
-
-def fail(error: Exception) -> float:
-    raise error
 
 
 def one_line_of(error: Exception) -> str:

@@ -17,9 +17,10 @@ from curvegan.errors import ConfigError, given_keys, refuse
 RUN_OUTPUTS = ("checkpoints", "metrics.json", "samples.npy", "tensorboard", "csv", "wandb", "progress.gif", "frames")
 
 
-def check(cfg: DictConfig) -> None:
+def check(cfg: DictConfig, in_group: bool = False) -> None:
+    """`in_group`: the config is a packed sweep's job, whose run dir its group checks (curvegan.packed.may_train)."""
     check_memory(cfg)
-    check_run_dir_is_free(cfg)
+    check_run_dir_is_free(cfg, in_group)
     check_outputs(cfg)
     path = resolve_ckpt_path(cfg)
     if path is not None:
@@ -43,11 +44,19 @@ def check_run_dir(run_dir: str) -> None:
         raise ConfigError(f"hydra.run.dir={run_dir}: cannot be created ({existing}: {reason})") from None
 
 
-def check_run_dir_is_free(cfg: DictConfig) -> None:
-    """A new run needs a run dir with no run in it; a resumed one, its own (or a free one): never two mixed."""
+def held_outputs(run_dir: str | Path) -> list[str]:
+    """What a run wrote that the run dir holds (RUN_OUTPUTS): none for a free run dir."""
+    return sorted(name for name in RUN_OUTPUTS if (Path(run_dir) / name).exists())
+
+
+def check_run_dir_is_free(cfg: DictConfig, in_group: bool = False) -> None:
+    """A new run needs a run dir with no run in it; a resumed one, its own (or a free one): never two mixed. A
+    packed sweep's job with ckpt_path=auto (`in_group`) is left to its group: what its dir holds was written by
+    the group's earlier start, which resumes from the group's checkpoint, not the job's (curvegan.packed.may_train
+    refuses the job where the group has none)."""
     run_dir = Path(cfg.run_dir)
-    held = sorted(name for name in RUN_OUTPUTS if (run_dir / name).exists())
-    if not held:
+    held = held_outputs(run_dir)
+    if not held or (in_group and cfg.ckpt_path == "auto"):
         return
     if resolve_ckpt_path(cfg) is None:
         raise ConfigError(
