@@ -152,7 +152,8 @@ def signalled_at(g_updates: int, signum: int) -> str:
 def test_sigusr1_sigusr2_and_sighup_stop_a_run_as_sigterm_does(tmp_path, signum):
     """SLURM's --signal and submitit's timeout send SIGUSR1 or SIGUSR2, a closed terminal SIGHUP: each is a stop
     with a checkpoint, one line and 128 + the signal (outside a SLURM job that Lightning requeues)."""
-    process = start(tmp_path, "trainer.max_epochs=2", prelude=signalled_at(75, signum))
+    default = "import signal\nsignal.signal(signal.SIGHUP, signal.SIG_DFL)\n"  # as in a terminal (nohup ignores it)
+    process = start(tmp_path, "trainer.max_epochs=2", prelude=default + signalled_at(75, signum))
     _, stderr = process.communicate(timeout=120)
     assert process.returncode == 128 + signum, stderr
     assert stderr.strip().splitlines()[-1].startswith(f"curvegan: stopped by {signum.name} after G update 75")
