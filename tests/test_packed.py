@@ -249,40 +249,73 @@ def test_optuna_trains_each_batch_of_trials_as_one_ensemble(tmp_path):
 def test_a_group_resumes_over_what_its_jobs_dirs_hold_and_never_trains_over_a_run_it_cannot_resume(tmp_path):
     """A stop leaves each job's dir holding its TensorBoard events (written all along) and, where the stop cut the
     write-out short, some of its results, but no checkpoint of its own: the same command with ckpt_path=auto
-    resumes the group from the group's checkpoint. Without one (the group's folder gone), the jobs whose dirs hold
-    a run are refused in one line each and nothing is trained over them."""
+    resumes the group from the group's checkpoint. Without one (the group's folder gone), a job that holds its own
+    checkpoint is resumed alone from it, and a job whose dir holds a run without one is refused in one line, with
+    nothing trained over it."""
+    import shutil
+
     sweep = ["-m", "hydra/launcher=packed", "seed=0,1,2", "ckpt_path=auto", *TINY, *QUIET]
     sweep += ["evaluation.num_samples=300", f"hydra.sweep.dir={tmp_path}"]
     first = run_cli(*sweep)
     assert first.returncode == 0, first.stderr[-2000:]
     done = {job: json.loads((tmp_path / str(job) / "metrics.json").read_text()) for job in range(3)}
     assert all((tmp_path / str(job) / "tensorboard").is_dir() for job in range(3))
-    for name in ("metrics.json", "checkpoints"):  # job 0: cut short after its samples; jobs 1, 2: before them
-        for job in range(3):
-            path = tmp_path / str(job) / name
-            path.unlink() if path.is_file() else __import__("shutil").rmtree(path)
+
+    def scores(job):
+        metrics = json.loads((tmp_path / str(job) / "metrics.json").read_text())
+        return [metrics[k] for k in metrics["declarations"]]
+
+    for job in range(3):  # job 0: a write-out cut short after its samples; jobs 1 and 2: before them
+        (tmp_path / str(job) / "metrics.json").unlink()
+        shutil.rmtree(tmp_path / str(job) / "checkpoints")
     for job in (1, 2):
         (tmp_path / str(job) / "samples.npy").unlink()
     again = run_cli(*sweep)
     assert again.returncode == 0, again.stderr[-2000:]
     for job in range(3):
-        metrics = json.loads((tmp_path / str(job) / "metrics.json").read_text())
-        assert [metrics[k] for k in metrics["declarations"]] == [done[job][k] for k in done[job]["declarations"]]
+        assert scores(job) == [done[job][k] for k in done[job]["declarations"]]
         assert (tmp_path / str(job) / "checkpoints" / "last.ckpt").is_file()
 
-    __import__("shutil").rmtree(tmp_path / ".packed")  # no checkpoint of the group: nothing may train over them
+    shutil.rmtree(tmp_path / ".packed")  # no checkpoint of the group; job 1 without one of its own either
+    shutil.rmtree(tmp_path / "1" / "checkpoints")
     (tmp_path / "1" / "metrics.json").unlink()
 
-    def written():  # what the jobs wrote (Hydra writes each job's .hydra/ and log again, as for any refused job)
-        files = [p for p in tmp_path.glob("[0-9]*/**/*") if p.is_file() and ".hydra" not in p.parts]
+    def written(job):  # what the job wrote (Hydra writes its .hydra/ and log again, as for any refused job)
+        files = [p for p in (tmp_path / str(job)).rglob("*") if p.is_file() and ".hydra" not in p.parts]
         return sorted((p, p.stat().st_mtime_ns) for p in files if p.suffix != ".log")
 
-    before = written()
+    before = written(1)
     refused = run_cli(*sweep)
     assert refused.returncode != 0 and "Traceback" not in refused.stderr
-    assert f"job 0's dir {tmp_path / '0'} already holds a run" in refused.stderr  # (Hydra reports the first)
-    assert "hydra.sweep.dir=" in refused.stderr and "as one ensemble" not in refused.stdout + refused.stderr
-    assert written() == before and not (tmp_path / ".packed").exists()
+    assert f"job 1's dir {tmp_path / '1'} already holds a run" in refused.stderr
+    assert written(1) == before and not (tmp_path / "1" / "metrics.json").exists()
+    assert "as one ensemble" not in refused.stdout + refused.stderr and not (tmp_path / ".packed").exists()
+    for job in (0, 2):  # resumed alone from their own checkpoints: their measurement again
+        assert scores(job) == pytest.approx([done[job][k] for k in done[job]["declarations"]], rel=1e-4)
+        assert f"run dir: {tmp_path / str(job)}" in refused.stdout
+
+
+def test_a_group_halved_by_the_memory_preflight_resumes_from_its_halves_checkpoints(tmp_path):
+    """A group the memory preflight halved has checkpoints of its halves only: its jobs' dirs are theirs to resume
+    (the preflight halves it again), and only the jobs no checkpoint resumes are left out."""
+    from types import SimpleNamespace
+
+    from curvegan.packed import group_name, halves, may_train
+
+    def job(index, ckpt_path="auto"):
+        (tmp_path / str(index) / "tensorboard").mkdir(parents=True, exist_ok=True)
+        task = {"ckpt_path": ckpt_path}
+        return SimpleNamespace(index=index, overrides=[f"seed={index}"], task=task, dir=tmp_path / str(index))
+
+    group = [job(k) for k in range(6)]
+    first, second = halves(group)
+    for part in (second, halves(first)[1]):  # checkpoints of jobs 3-5 and of jobs 1-2
+        (tmp_path / ".packed" / group_name(part) / "checkpoints").mkdir(parents=True)
+        (tmp_path / ".packed" / group_name(part) / "checkpoints" / "last.ckpt").touch()
+    kept, held = may_train(group, tmp_path)
+    assert [j.index for j in kept] == [1, 2, 3, 4, 5] and [j.index for j in held] == [0]
+    kept, held = may_train([job(k, ckpt_path=None) for k in range(6)], tmp_path)  # a new sweep in a used dir
+    assert kept == [] and len(held) == 6
 
 
 @pytest.mark.slow

@@ -629,40 +629,62 @@ def halves(group: list) -> list[list]:
     return [group[: len(group) // 2], group[len(group) // 2 :]]
 
 
-def may_train(group: list[Job], sweep_dir: Path) -> tuple[list[Job], list[tuple[Job, ConfigError]]]:
-    """The group as it may train, and the jobs it must leave out, each with its one-line refusal. A group that
-    resumes its checkpoint (ckpt_path=auto, and SWEEP_DIR/.packed/<group>/checkpoints/last.ckpt is there) takes its
-    jobs' dirs as they are: what they hold (TensorBoard events, or the results of a write-out a signal cut short)
-    its earlier start wrote, and it writes them again. A group that starts afresh leaves out each job whose dir
-    already holds a run (its group stopped before its first checkpoint, or its group's folder is gone), rather
-    than train over it."""
+def may_train(group: list[Job], sweep_dir: Path) -> tuple[list[Job], list[Job]]:
+    """The group as it may train, and the jobs it must leave out. A group that resumes its checkpoint
+    (ckpt_path=auto, and SWEEP_DIR/.packed/<group>/checkpoints/last.ckpt is there) takes its jobs' dirs as they
+    are: what they hold (TensorBoard events, or the results of a write-out a signal cut short) its earlier start
+    wrote, and it writes them again. A group that starts afresh leaves out each job whose dir already holds a run
+    (its group stopped before its first checkpoint, its group's folder is gone, or the sweep's jobs changed),
+    rather than train over it."""
     from curvegan.preflight import held_outputs
 
-    group_dir = sweep_dir / ".packed" / group_name(group)
-    ckpt_path = group[0].task.get("ckpt_path")  # (the same for every job of a group: group_key)
-    if ckpt_path in ("auto", "last") and (group_dir / "checkpoints" / "last.ckpt").is_file():
-        return group, []
-    left_out = []
-    for job in group:
-        held = held_outputs(job.dir)
-        if held:
-            line = (
-                f"hydra.sweep.dir={sweep_dir}: job {job.index}'s dir {job.dir} already holds a run ({', '.join(held)})"
-                " that no checkpoint of its group resumes; give another sweep dir, or empty the job's dir"
-            )
-            left_out.append((job, ConfigError(line)))
-    out = {job.index for job, _ in left_out}
-    return [job for job in group if job.index not in out], left_out
+    if group[0].task.get("ckpt_path") not in ("auto", "last"):  # (the same for every job of a group: group_key)
+        resumed = set()
+    else:
+        resumed = resumed_jobs(group, sweep_dir)
+    held = [job for job in group if job.index not in resumed and held_outputs(job.dir)]
+    out = {job.index for job in held}
+    return [job for job in group if job.index not in out], held
+
+
+def resumed_jobs(group: list[Job], sweep_dir: Path) -> set[int]:
+    """The jobs of the group that a checkpoint of it resumes: every job where the group has one, else those its
+    halves' checkpoints resume (the halves the memory preflight made of it before, and will make again)."""
+    if (sweep_dir / ".packed" / group_name(group) / "checkpoints" / "last.ckpt").is_file():
+        return {job.index for job in group}
+    if len(group) < 2:
+        return set()
+    return set().union(*(resumed_jobs(half, sweep_dir) for half in halves(group)))
+
+
+def own_checkpoint(job: Job) -> bool:
+    """Whether the job's dir holds its own checkpoint (its group wrote it at the end): its own task resumes it."""
+    return (job.dir / "checkpoints" / "last.ckpt").is_file()
+
+
+def holds_a_run(job: Job, sweep_dir: Path) -> ConfigError:
+    """The one-line refusal of a job left out of its group (`may_train`) with no checkpoint of its own."""
+    from curvegan.preflight import held_outputs
+
+    held = ", ".join(held_outputs(job.dir))
+    return ConfigError(
+        f"hydra.sweep.dir={sweep_dir}: job {job.index}'s dir {job.dir} already holds a run ({held}) that no"
+        " checkpoint resumes (none of its own, none of its group's); give another sweep dir, or empty the job's dir"
+    )
 
 
 def next_group(pending: list[list[Job]], sweep_dir: Path, alone: list[Job], refused) -> list[Job] | None:
-    """The next group of several jobs to train, as `may_train` lets it (its jobs left out handed to `refused`), or
-    None where it is one job or none (a job alone goes to `alone`: it runs as its own task checks it)."""
-    group, left_out = pending.pop(0), []
+    """The next group of several jobs to train, as `may_train` lets it, or None where it is one job or none. A job
+    alone goes to `alone` (it runs as its own task checks it), and so does a job left out that holds its own
+    checkpoint (its task resumes it); a job left out without one goes to `refused`, with its one line."""
+    group, held = pending.pop(0), []
     if len(group) > 1:
-        group, left_out = may_train(group, sweep_dir)
-    for job, error in left_out:
-        refused(job, error)
+        group, held = may_train(group, sweep_dir)
+    for job in held:
+        if own_checkpoint(job):
+            alone.append(job)
+        else:
+            refused(job, holds_a_run(job, sweep_dir))
     if len(group) > 1:
         return group
     alone.extend(group)

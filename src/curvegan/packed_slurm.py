@@ -54,12 +54,13 @@ def on_slurm(groups: list[list], sweep_dir: Path, run, settings: dict) -> None:
     """Every group one SLURM job (a group too large for the memory preflight halved first, here); then each job's
     run_job (`run`) with what its group's SLURM job brought back."""
     from curvegan.errors import ConfigError
-    from curvegan.packed import checked_config, fail, group_name, halves, log, may_train, replay
+    from curvegan.packed import checked_config, fail, group_name, halves, holds_a_run, log, may_train, replay
 
     pending, ready = list(groups), []
     while pending:
-        group, left_out = may_train(pending.pop(0), sweep_dir)
-        for job, error in left_out:
+        group, held = may_train(pending.pop(0), sweep_dir)
+        for job in held:  # (refused even with a checkpoint of its own: here every job trains in a group)
+            error = holds_a_run(job, sweep_dir)
             run(job, lambda task, error=error: fail(error))
         if not group:
             continue
