@@ -270,10 +270,14 @@ def test_a_group_resumes_over_what_its_jobs_dirs_hold_and_never_trains_over_a_ru
         shutil.rmtree(tmp_path / str(job) / "checkpoints")
     for job in (1, 2):
         (tmp_path / str(job) / "samples.npy").unlink()
+    (group,) = (tmp_path / ".packed").iterdir()
+    trained = torch.load(group / "checkpoints" / "last.ckpt", weights_only=True)["curvegan_seconds"]
     again = run_cli(*sweep)
     assert again.returncode == 0, again.stderr[-2000:]
     for job in range(3):
         assert scores(job) == [done[job][k] for k in done[job]["declarations"]]
+        metrics = json.loads((tmp_path / str(job) / "metrics.json").read_text())
+        assert metrics["seconds"] >= trained / 3 > 0  # its share of both starts' training, not the resumed one's
         assert (tmp_path / str(job) / "checkpoints" / "last.ckpt").is_file()
 
     shutil.rmtree(tmp_path / ".packed")  # no checkpoint of the group; job 1 without one of its own either

@@ -169,8 +169,11 @@ def test_a_signal_on_an_epochs_last_step_keeps_that_epochs_measurement_through_t
     _, stderr = process.communicate(timeout=120)
     assert process.returncode == 128 + signal.SIGTERM, stderr
     assert "stopped by SIGTERM after G update 60" in stderr
+    before = torch.load(tmp_path / "run" / "checkpoints" / "last.ckpt", weights_only=True)["curvegan_seconds"]
     resume(tmp_path / "run")
-    assert [h["epoch"] for h in json.loads((tmp_path / "run" / "metrics.json").read_text())["history"]] == [1, 2, 3]
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert [h["epoch"] for h in metrics["history"]] == [1, 2, 3]
+    assert 0 < before < metrics["seconds"]  # the training time of both starts, not the resumed one's alone
     assert_same_weights(weights(tmp_path / "run"), uninterrupted)
 
 

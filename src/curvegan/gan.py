@@ -13,6 +13,7 @@ training log (curvegan.training_log).
 from __future__ import annotations
 
 import copy
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -121,6 +122,8 @@ class GAN(L.LightningModule):
         self.stream = Stream()  # all of training's random numbers
         self.training_log = TrainingLog(hp.log_every_n_updates)
         self.steps = stepping.Steps()  # the lean path or Lightning's calls (chosen at fit start)
+        self.seconds_before = 0.0  # the training time of the starts before this one (its checkpoint's)
+        self.started: float | None = None  # when this start's fit began (set by curvegan.train.fit)
         self._any_frozen = False
 
     @property
@@ -314,13 +317,20 @@ class GAN(L.LightningModule):
 
     member_state_dict = staticmethod(parts.member_state_dict)  # one member's state, as a one-member GAN holds it
 
+    def seconds(self) -> float:
+        """The run's training time so far (`seconds` in metrics.json): this start's, from fit's start, plus that of
+        the starts before it whose updates it resumed (their checkpoint's, not the time a stop threw away)."""
+        return self.seconds_before + (0.0 if self.started is None else time.perf_counter() - self.started)
+
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint["curvegan_model"] = f"{type(self).__module__}.{type(self).__qualname__}"  # for the sampler
+        checkpoint["curvegan_seconds"] = self.seconds()
         if self.stream.state() is not None:
             checkpoint["noise_rng_state"] = self.stream.state()
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         self.stream.restored = checkpoint.get("noise_rng_state")
+        self.seconds_before = float(checkpoint.get("curvegan_seconds", 0.0))
 
     check = staticmethod(parts.check_settings)  # the relations of its keys to the rest of the config
 

@@ -394,6 +394,8 @@ def split_checkpoint(packed: dict, k: int, jobs: list[Job], model, lone, callbac
         for key, value in packed["state_dict"].items()
     }
     ckpt["hyper_parameters"] = copy.deepcopy(dict(lone.hparams))
+    if "curvegan_seconds" in packed:  # its members' share of the group's, as its metrics.json's seconds
+        ckpt["curvegan_seconds"] = packed["curvegan_seconds"] * job.size / model.members
     states = packed.get("noise_rng_state")
     if isinstance(states, list):  # one per block: the job's own blocks
         first = sum(len(block_sizes(j)) for j in jobs[:k])

@@ -182,7 +182,7 @@ def fit(cfg: DictConfig, run_dir: Path, datamodule, model, callbacks: list, trai
     collect_from_here()
     last = run_dir / "checkpoints" / "last.ckpt"
     stop = next((c for c in callbacks if isinstance(c, StopOnSignal)), None)
-    start = time.perf_counter()
+    model.started = time.perf_counter()
     try:
         try:
             trainer.fit(model, datamodule=datamodule, ckpt_path=resolve_ckpt_path(cfg), weights_only=True)
@@ -190,7 +190,7 @@ def fit(cfg: DictConfig, run_dir: Path, datamodule, model, callbacks: list, trai
             raise (stop and stop.stopped(model)) or Interrupted(signal.SIGTERM) from None
         if stop is not None and stop.stopped(model) is not None:  # a signal as fit ended: the run stops there
             raise stop.stopped(model)
-        return then(cfg, model, trainer, callbacks, time.perf_counter() - start)
+        return then(cfg, model, trainer, callbacks, model.seconds())
     except Interrupted as stopped:
         if last.exists():
             stopped.resume = f"hydra.run.dir={run_dir} ckpt_path=last"
