@@ -2,6 +2,7 @@
 nothing good; a member that diverges is frozen while the others train on."""
 
 import json
+import logging
 import signal
 import subprocess
 import sys
@@ -112,7 +113,9 @@ def test_sigkill_after_the_first_checkpoint_then_resume_gives_the_same_weights(
 @pytest.mark.parametrize(
     "signum", [signal.SIGTERM, pytest.param(signal.SIGINT, marks=pytest.mark.slow)], ids=["SIGTERM", "Ctrl-C"]
 )
-def test_sigterm_or_ctrl_c_writes_a_checkpoint_mid_epoch_and_exits_non_zero(tmp_path, uninterrupted_ensemble, signum):
+def test_sigterm_or_ctrl_c_writes_a_checkpoint_mid_epoch_and_exits_non_zero(
+    tmp_path, uninterrupted_ensemble, signum, caplog
+):
     # The signal arrives mid-epoch, after G update 90 (the second epoch's second training_step), sent by the process
     # to itself: from outside, the moment it lands depends on the machine's load (at an epoch's end it is the case
     # of the next test).
@@ -131,8 +134,11 @@ def test_sigterm_or_ctrl_c_writes_a_checkpoint_mid_epoch_and_exits_non_zero(tmp_
     assert f"stopped by {signum.name} after G update 90" in stderr and "ckpt_path=last" in stderr
     assert not (tmp_path / "metrics.json").exists()  # not mistaken for a finished run
     assert torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] // 2 == 90
-    resume(tmp_path, ENSEMBLE)
+    with caplog.at_level(logging.INFO, logger="curvegan.callbacks"):
+        resume(tmp_path, ENSEMBLE)
     assert_same_weights(weights(tmp_path), uninterrupted_ensemble)
+    (resumed_epoch,) = [r.getMessage() for r in caplog.records if r.getMessage().startswith("epoch 2/3")]
+    assert " · 0 G updates/s" not in resumed_epoch  # its speed over the updates made since the resume
 
 
 def signalled_at(g_updates: int, signum: int) -> str:

@@ -413,6 +413,10 @@ class Progress(TQDMProgressBar):
             self.disable()
         self._epoch_start: tuple[float, int] | None = None
 
+    def on_train_start(self, trainer: L.Trainer, pl_module) -> None:
+        super().on_train_start(trainer, pl_module)
+        self._epoch_start = (time.perf_counter(), pl_module.g_updates)  # a run resumed within an epoch starts here
+
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module) -> None:
         super().on_train_epoch_start(trainer, pl_module)
         self._epoch_start = (time.perf_counter(), pl_module.g_updates)
