@@ -671,7 +671,8 @@ def holds_a_run(job: Job, sweep_dir: Path) -> ConfigError:
     held = ", ".join(held_outputs(job.dir))
     return ConfigError(
         f"hydra.sweep.dir={sweep_dir}: job {job.index}'s dir {job.dir} already holds a run ({held}) that no"
-        " checkpoint resumes (none of its own, none of its group's); give another sweep dir, or empty the job's dir"
+        " checkpoint resumes (none of its own, none of its group's: a sweep resumes with the jobs and hydra.launcher"
+        " settings it started with); give another sweep dir, or empty the job's dir"
     )
 
 
