@@ -165,6 +165,11 @@ def group_name(jobs: list[Job]) -> str:
     return f"jobs{jobs[0].index}-{jobs[-1].index}-{digest}"
 
 
+def group_dir_of(group: list[Job], sweep_dir: Path) -> Path:
+    """Where the group trains and keeps its checkpoints: SWEEP_DIR/.packed/<group_name>."""
+    return sweep_dir / ".packed" / group_name(group)
+
+
 def group_config(jobs: list[Job], run_dir: Path) -> DictConfig:
     """The config of one ensemble of all the jobs' members: the first job's, with every member-wise key given one
     value per member (one value where every member has the same), the blocks of every job, no monitor and no
@@ -640,11 +645,10 @@ def may_train(group: list[Job], sweep_dir: Path) -> tuple[list[Job], list[Job]]:
     rather than train over it."""
     from curvegan.preflight import held_outputs
 
-    if group[0].task.get("ckpt_path") not in ("auto", "last"):  # (the same for every job of a group: group_key)
-        resumed = set()
-    else:
+    held = [job for job in group if held_outputs(job.dir)]
+    if held and group[0].task.get("ckpt_path") in ("auto", "last"):  # (the same for every job: group_key)
         resumed = resumed_jobs(group, sweep_dir)
-    held = [job for job in group if job.index not in resumed and held_outputs(job.dir)]
+        held = [job for job in held if job.index not in resumed]
     out = {job.index for job in held}
     return [job for job in group if job.index not in out], held
 
@@ -652,16 +656,11 @@ def may_train(group: list[Job], sweep_dir: Path) -> tuple[list[Job], list[Job]]:
 def resumed_jobs(group: list[Job], sweep_dir: Path) -> set[int]:
     """The jobs of the group that a checkpoint of it resumes: every job where the group has one, else those its
     halves' checkpoints resume (the halves the memory preflight made of it before, and will make again)."""
-    if (sweep_dir / ".packed" / group_name(group) / "checkpoints" / "last.ckpt").is_file():
+    if (group_dir_of(group, sweep_dir) / "checkpoints" / "last.ckpt").is_file():
         return {job.index for job in group}
     if len(group) < 2:
         return set()
     return set().union(*(resumed_jobs(half, sweep_dir) for half in halves(group)))
-
-
-def own_checkpoint(job: Job) -> bool:
-    """Whether the job's dir holds its own checkpoint (its group wrote it at the end): its own task resumes it."""
-    return (job.dir / "checkpoints" / "last.ckpt").is_file()
 
 
 def holds_a_run(job: Job, sweep_dir: Path) -> ConfigError:
@@ -683,8 +682,10 @@ def next_group(pending: list[list[Job]], sweep_dir: Path, alone: list[Job], refu
     group, held = pending.pop(0), []
     if len(group) > 1:
         group, held = may_train(group, sweep_dir)
+    from curvegan.preflight import resolve_ckpt_path
+
     for job in held:
-        if own_checkpoint(job):
+        if resolve_ckpt_path(job.resolved) is not None:  # its own checkpoint (its group's last write): its task's
             alone.append(job)
         else:
             refused(job, holds_a_run(job, sweep_dir))
@@ -703,7 +704,7 @@ def one_after_another(groups: list[list[Job]], sweep_dir: Path, finished, refuse
         group = next_group(pending, sweep_dir, alone, refused)
         if group is None:
             continue
-        group_dir = sweep_dir / ".packed" / group_name(group)
+        group_dir = group_dir_of(group, sweep_dir)
         try:
             starting(group, group_dir)
             started = time.perf_counter()
@@ -792,7 +793,7 @@ def side_by_side(groups: list[list[Job]], sweep_dir: Path, count: int, finished,
                 group = next_group(pending, sweep_dir, alone, refused)
                 if group is None:
                     continue
-                group_dir = sweep_dir / ".packed" / group_name(group)
+                group_dir = group_dir_of(group, sweep_dir)
                 receive, send = context.Pipe(duplex=False)
                 child = context.Process(target=train_in_child, args=(group, group_dir, threads, previous, send))
                 starting(group, group_dir)

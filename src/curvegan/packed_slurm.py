@@ -54,7 +54,7 @@ def on_slurm(groups: list[list], sweep_dir: Path, run, settings: dict) -> None:
     """Every group one SLURM job (a group too large for the memory preflight halved first, here); then each job's
     run_job (`run`) with what its group's SLURM job brought back."""
     from curvegan.errors import ConfigError
-    from curvegan.packed import checked_config, fail, group_name, halves, holds_a_run, log, may_train, replay
+    from curvegan.packed import checked_config, fail, group_dir_of, halves, holds_a_run, log, may_train, replay
 
     pending, ready = list(groups), []
     while pending:
@@ -64,7 +64,7 @@ def on_slurm(groups: list[list], sweep_dir: Path, run, settings: dict) -> None:
             run(job, lambda task, error=error: fail(error))
         if not group:
             continue
-        group_dir = sweep_dir / ".packed" / group_name(group)
+        group_dir = group_dir_of(group, sweep_dir)
         try:
             ready.append((group, group_dir, checked_config(group, group_dir)))
         except ConfigError:
