@@ -16,8 +16,17 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 import leaderboard  # noqa: E402
 
+# two families in the default run (each composes every idea's search, 4 s); the others with the slow tests
+DEFAULT_RUN_FAMILIES = ("quadratic", "ring")
 
-@pytest.mark.parametrize("family", sorted(leaderboard.TEST_BEDS))
+
+@pytest.mark.parametrize(
+    "family",
+    [
+        f if f in DEFAULT_RUN_FAMILIES else pytest.param(f, marks=pytest.mark.slow)
+        for f in sorted(leaderboard.TEST_BEDS)
+    ],
+)
 def test_every_ideas_search_is_a_valid_config_on_every_family(family, tmp_path):
     for idea in leaderboard.IDEAS:
         settings = leaderboard.settings_of(idea, family, 3)

@@ -154,7 +154,16 @@ def signalled_at(g_updates: int, signum: int) -> str:
     """)
 
 
-@pytest.mark.parametrize("signum", [signal.SIGUSR1, signal.SIGUSR2, signal.SIGHUP], ids=lambda s: s.name)
+# one signal in the default run (each case is a training process, 6 s); the other two with the slow tests
+@pytest.mark.parametrize(
+    "signum",
+    [
+        signal.SIGUSR1,
+        pytest.param(signal.SIGUSR2, marks=pytest.mark.slow),
+        pytest.param(signal.SIGHUP, marks=pytest.mark.slow),
+    ],
+    ids=lambda s: s.name,
+)
 def test_sigusr1_sigusr2_and_sighup_stop_a_run_as_sigterm_does(tmp_path, signum):
     """SLURM's --signal and submitit's timeout send SIGUSR1 or SIGUSR2, a closed terminal SIGHUP: each is a stop
     with a checkpoint, one line and 128 + the signal (outside a SLURM job that Lightning requeues)."""
@@ -167,6 +176,7 @@ def test_sigusr1_sigusr2_and_sighup_stop_a_run_as_sigterm_does(tmp_path, signum)
     assert torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] // 2 == 75
 
 
+@pytest.mark.slow
 def test_a_signal_on_an_epochs_last_step_keeps_that_epochs_measurement_through_the_resume(tmp_path, uninterrupted):
     """Landing in the first epoch's last training_step: the run stops after that epoch's end work, and the resumed
     run's history has every epoch, as the uninterrupted run's (Lightning resumes a checkpoint of the last batch's
@@ -200,7 +210,9 @@ def test_the_day_lightning_no_longer_says_which_batch_is_last_a_stop_comes_at_on
     assert last_batch(SimpleNamespace()) is False  # the loops reorganised
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGUSR1], ids=lambda s: s.name)
+@pytest.mark.parametrize(
+    "signum", [signal.SIGTERM, pytest.param(signal.SIGUSR1, marks=pytest.mark.slow)], ids=lambda s: s.name
+)
 def test_a_signal_during_an_epochs_end_work_stops_the_run_with_a_checkpoint(tmp_path, uninterrupted, signum):
     """Landing while the monitor measures after the first epoch (StopOnSignal stops at that epoch's end; Lightning's
     own SIGTERM checks no longer see the signal once training starts): 128 + the signal, its one line, a checkpoint
