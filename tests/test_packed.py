@@ -402,7 +402,9 @@ def test_the_launcher_composes_each_job_as_hydra_does(tmp_path):
 # one case in the default run (each is a Hydra process, 5 s); the others with the slow tests
 BAD_SETTINGS = [("max_members", "0")]
 BAD_SETTINGS += [pytest.param("max_members", v, marks=pytest.mark.slow) for v in ("-3", "true", "1.5")]
-BAD_SETTINGS += [pytest.param("processes", v, marks=pytest.mark.slow) for v in ("all", "0", "-1", "false", "2.5")]
+BAD_SETTINGS += [
+    pytest.param("processes", v, marks=pytest.mark.slow) for v in ("all", "0", "-1", "false", "null", "2.5")
+]
 
 
 @pytest.mark.parametrize("key, value", BAD_SETTINGS)

@@ -71,3 +71,18 @@ def test_a_packed_sweep_runs_each_group_as_one_slurm_job(tmp_path):
     for job in range(4):
         assert (tmp_path / str(job) / ".hydra" / "overrides.yaml").is_file()
         assert (tmp_path / str(job) / "checkpoints" / "last.ckpt").is_file()
+
+
+@pytest.mark.parametrize("launcher", ["slurm", "packed_slurm"])
+def test_a_submission_slurm_refuses_ends_in_one_line_naming_the_launcher_and_sbatchs_reason(tmp_path, launcher):
+    """What only the cluster knows (here a partition it lacks) comes back from sbatch: no traceback, status 2, and
+    a last line that says which launcher SLURM refused and why (submitit's launcher prints sbatch's lines first)."""
+    command = [sys.executable, "-m", "curvegan.train", "-m", f"hydra/launcher={launcher}", "seed=0,1", *QUIET]
+    command += ["hydra.launcher.partition=nosuch", f"hydra.sweep.dir={tmp_path}"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-3000:]
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"curvegan.train: hydra/launcher={launcher}: SLURM refused the ") and "partition" in last
+    if launcher == "packed_slurm":
+        assert len(result.stderr.strip().splitlines()) == 1
+    assert not list(tmp_path.glob("*/metrics.json"))

@@ -288,8 +288,9 @@ def check_evaluation(cfg: DictConfig, given: list[str]) -> None:
 
 class RefuseBeforeRun(Callback):
     """Hydra callback: validate a single run's config before Hydra creates its run dir, so a refused run leaves
-    nothing behind. (A sweep's jobs are validated as each starts; `curvegan.train.main` removes the job dir of
-    a refused one.)
+    nothing behind; and a sweep's launcher and sweeper settings before the sweep writes anything
+    (curvegan.sweep_plugins). (A sweep's jobs are validated as each starts; `curvegan.train.main` removes the job
+    dir of a refused one.)
 
     Hydra turns a callback's exception into a warning and carries on, so a refusal prints its one line here
     and exits with status 2, as every refusal of `python -m curvegan.train` does."""
@@ -307,6 +308,15 @@ class RefuseBeforeRun(Callback):
             if OmegaConf.is_interpolation(task, "run_dir"):
                 task.run_dir = run_dir  # what ${hydra:runtime.output_dir} will be; Hydra has not set it yet
             validate(task)
+        except ConfigError as err:
+            print(f"curvegan.train: {err}", file=sys.stderr)
+            raise SystemExit(2) from None
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        from curvegan import sweep_plugins
+
+        try:
+            sweep_plugins.check(config.hydra)
         except ConfigError as err:
             print(f"curvegan.train: {err}", file=sys.stderr)
             raise SystemExit(2) from None

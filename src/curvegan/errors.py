@@ -14,7 +14,10 @@ class ConfigError(CompactHydraException):
 
 
 def refuse(key: str, value: Any, allowed: str) -> ConfigError:
+    """`KEY=VALUE: must be ALLOWED`, the value as the command line writes it (null, true, false)."""
     shown = OmegaConf.to_container(value) if isinstance(value, DictConfig | ListConfig) else value
+    if shown is None or isinstance(shown, bool):
+        shown = "null" if shown is None else str(shown).lower()
     return ConfigError(f"{key}={shown}: must be {allowed}")
 
 

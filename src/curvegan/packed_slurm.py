@@ -8,6 +8,8 @@ jobs with one line; the same command with `ckpt_path=auto` resumes it from its c
 
 from __future__ import annotations
 
+import contextlib
+import io
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +27,9 @@ def submit(groups: list[tuple[list, Path, Any]], settings: dict, folder: Path) -
     exception its SLURM job failed with."""
     import submitit
 
+    from curvegan.errors import ConfigError
+    from curvegan.sweep_plugins import refused_by_slurm
+
     executor = submitit.AutoExecutor(folder=str(folder / "%j"), cluster="slurm")
     parameters = {
         "timeout_min": settings["timeout_min"],
@@ -40,7 +45,18 @@ def submit(groups: list[tuple[list, Path, Any]], settings: dict, folder: Path) -
     if settings.get("additional_parameters"):
         parameters["slurm_additional_parameters"] = dict(settings["additional_parameters"])
     executor.update_parameters(**parameters)
-    submitted = [executor.submit(train_on_node, jobs, group_dir, cfg) for jobs, group_dir, cfg in groups]
+    submitted = []
+    for jobs, group_dir, cfg in groups:
+        try:
+            with contextlib.redirect_stderr(io.StringIO()):  # submitit prints what sbatch said, then raises it
+                submitted.append(executor.submit(train_on_node, jobs, group_dir, cfg))
+        except Exception as err:  # sbatch refused it (a partition or a limit of the cluster's): none trains
+            reason = refused_by_slurm(err)
+            if reason is None:
+                raise
+            for job in submitted:
+                job.cancel(check=False)
+            raise ConfigError(f"hydra/launcher=packed_slurm: SLURM refused the groups' jobs ({reason})") from None
     results = []
     for job in submitted:
         try:

@@ -287,6 +287,15 @@ def run_main() -> None:
             raise
         print(f"curvegan.train: {null_group()}", file=sys.stderr)
         sys.exit(2)
+    except Exception as err:  # sbatch refusing the jobs of `hydra/launcher=slurm` (submitit's launcher)
+        from curvegan.sweep_plugins import refused_by_slurm
+
+        reason = refused_by_slurm(err)
+        if reason is None:
+            raise
+        launcher = next((a for a in sys.argv[1:] if a.startswith("hydra/launcher=")), "hydra/launcher")
+        print(f"curvegan.train: {launcher}: SLURM refused the sweep's jobs ({reason})", file=sys.stderr)
+        sys.exit(2)
 
 
 def null_group() -> str:

@@ -73,7 +73,9 @@ class PackedLauncher(Launcher):
         if not whole(self.max_members):
             raise ConfigError(f"hydra.launcher.max_members={self.max_members}: must be a whole number ≥ 1")
         if self.processes != "auto" and not whole(self.processes):
-            given = str(self.processes).lower() if isinstance(self.processes, bool) else self.processes
+            given = self.processes
+            if given is None or isinstance(given, bool):  # as the user typed it
+                given = "null" if given is None else str(given).lower()
             raise ConfigError(f"hydra.launcher.processes={given}: must be auto or a whole number ≥ 1")
 
     def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
