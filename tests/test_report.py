@@ -149,6 +149,20 @@ def test_every_refusal_of_the_report_is_one_line_and_exit_status_2(sweep, tmp_pa
     assert not (tmp_path / "a_file" / "out").exists()
 
 
+def test_a_setting_the_runs_lack_is_refused_in_a_line_a_terminal_can_show_however_many_settings_there_are(
+    tmp_path, capsys
+):
+    from curvegan import report
+
+    for k in range(40):  # a search's worth of settings
+        job(tmp_path, k, [f"model.g_lr={k + 1}e-5"], members([0.1, 0.2], [0.01, 0.02]))
+    with pytest.raises(SystemExit) as stopped:
+        report.main([str(tmp_path), "--versus", "model.g_lr=1", "model.g_lr=2e-5"])
+    (line,) = capsys.readouterr().err.splitlines()
+    assert stopped.value.code == 2 and line.startswith("curvegan.report: --versus model.g_lr=1: not a setting")
+    assert line.count("; ") == 4 and "… 36 more" in line and len(line) < 300
+
+
 @pytest.mark.parametrize(
     "field, bad",
     [

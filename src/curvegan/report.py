@@ -28,6 +28,7 @@ from curvegan.runs import read_jobs
 from curvegan.verdicts import as_array, beats, difference_interval, median_interval, towards_worse
 
 # Overrides that change how a job runs, not what it trains: they do not make a setting.
+SETTINGS_LISTED = 4  # in the refusal of a --versus setting the runs lack
 NOT_A_SETTING = ("cpu_threads", "logger", "callbacks", "hydra", "trainer.enable_progress_bar", "evaluation")
 
 
@@ -213,7 +214,10 @@ def main(argv: list[str] | None = None) -> None:
     settings = list(groups(rows))
     for name in args.versus or []:
         if name not in settings:
-            refuse(f"--versus {name}: not a setting of these runs (one of {'; '.join(settings)})")
+            listed = "; ".join(settings[:SETTINGS_LISTED])
+            if len(settings) > SETTINGS_LISTED:  # one line a terminal can show: the table's `setting` column has all
+                listed += f"; … {len(settings) - SETTINGS_LISTED} more, as the table's setting column names them"
+            refuse(f"--versus {name}: not a setting of these runs (one of {listed})")
     out = args.out or args.sweep_dir
     if (why := writable_folder(out)) is not None:
         refuse(f"--out {out}: cannot be written ({why})")
