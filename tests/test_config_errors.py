@@ -344,16 +344,63 @@ def test_the_generic_metrics_reference_set_is_counted_before_the_run(tmp_path, m
     assert not any(tmp_path.iterdir())
 
 
-@pytest.mark.parametrize("key", ["data.num_points", "evaluation.num_samples"])
-def test_a_memory_refusal_names_the_key_the_user_gave_of_those_that_size_it(monkeypatch, tmp_path, key):
+@pytest.mark.parametrize(
+    "key, value",
+    [
+        ("data.num_points", "100000000"),
+        ("evaluation.num_samples", "100000000"),
+        ("model.latent_dim", "100000000"),
+        ("model.generator.hidden", "[100000000]"),
+        ("model.discriminator.hidden", "[32,100000000]"),
+    ],
+)
+def test_a_memory_refusal_names_the_key_the_user_gave_of_those_that_size_it(monkeypatch, tmp_path, key, value):
     """The curves' length sizes every part as much as the number of samples does: data.num_points given, the
-    refusal names it, not evaluation.num_samples."""
+    refusal names it, not evaluation.num_samples; a network's size, its latent input or a width."""
     from curvegan import errors, preflight
 
     for module in (errors, preflight):
         monkeypatch.setattr(module, "given_keys", lambda: [key])
-    with pytest.raises(ConfigError, match=rf"^{re.escape(key)}=100000000: needs about"):
-        validate(compose_config(f"{key}=100000000", run_dir=tmp_path))
+    shown = value.replace(",", ", ")
+    with pytest.raises(ConfigError, match=rf"^{re.escape(key)}={re.escape(shown)}: needs about"):
+        validate(compose_config(f"{key}={value}", run_dir=tmp_path))
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        [],
+        ["model.generator.hidden=[1024]", "model.discriminator.hidden=[1024]"],
+        ["model.generator.hidden=[256,256]", "model.discriminator.activation=maxout"],
+        ["model.generator.norm=batch", "model.generator.hidden=[64,64]"],
+        ["model=cgan"],
+        ["model=infogan"],
+        ["experiment=pacgan_ring"],
+    ],
+    ids=["seed", "wide", "maxout", "batch norm", "cgan", "infogan", "pacgan ring"],
+)
+def test_the_memory_preflight_counts_the_weights_of_the_networks_the_run_builds(tmp_path, overrides):
+    """Its weights and optimizer state: about the parameters each member trains (at most half again, for the inputs
+    and outputs a variant may add), never a width times itself per piece: 512 members of 1024-wide networks were
+    refused as 101 GB, and take 1.2 GB at their peak (the closing note of 2026-12-08)."""
+    from curvegan import preflight
+    from curvegan.train import build
+
+    cfg = compose_config(*overrides, "ensemble.size=2", "logger=none", run_dir=tmp_path)
+    estimated = preflight.memory_estimate(cfg)["weights and optimizer state"][1] / (4 * 2 * 6)  # a member's weights
+    _, model, *_ = build(cfg)
+    trained = sum(p.numel() for p in model.parameters() if p.requires_grad) / 2
+    assert trained <= estimated <= 1.5 * trained
+
+
+def test_an_ensemble_of_wide_networks_that_fits_is_not_refused(tmp_path, monkeypatch):
+    from curvegan import preflight
+
+    monkeypatch.setattr(preflight, "available_memory", lambda: 8 * 2**30)
+    wide = ["model.generator.hidden=[1024]", "model.discriminator.hidden=[1024]"]
+    validate(compose_config(*wide, "ensemble.size=512", run_dir=tmp_path))
+    with pytest.raises(ConfigError, match=r"^ensemble\.size=8192: needs about"):
+        validate(compose_config(*wide, "ensemble.size=8192", run_dir=tmp_path))
 
 
 def test_a_member_wise_key_takes_one_value_per_member_and_refuses_another_count(tmp_path):

@@ -123,16 +123,13 @@ def memory_estimate(cfg: DictConfig) -> dict[str, tuple[list[str], float]]:
     k, data, model = cfg.ensemble.size, cfg.data, cfg.model
     dim, batch = family.dim, data.batch_size
     inputs = model.latent_dim + 4  # a variant's extra inputs (condition, codes) are a few more
-    widths = [
-        list(model[net].get("hidden", [])) * model[net].get("pieces", 1) for net in ("generator", "discriminator")
-    ]
-    g_sizes, d_sizes = [inputs, *widths[0], dim], [(dim + 4) * model.pack, *widths[1], 1 + 4]
-    weights = sum(i * o + o for sizes in (g_sizes, d_sizes) for i, o in zip(sizes, sizes[1:], strict=False))
-    state = 4 * k * weights * 6  # weights, gradients, two Adam moments, the per-step snapshot, the moving average
+    g_weights, g_units, g_widest = network_size(model.generator, inputs, dim)
+    d_weights, d_units, d_widest = network_size(model.discriminator, (dim + 4) * model.pack, 1 + 4)
+    state = 4 * k * (g_weights + d_weights) * 6  # weights, gradients, two Adam moments, the step's snapshot, the EMA
     # each update keeps the activations of G, and of D on real, fake and (WGAN-GP) mixed samples, for backward
-    activations = 4 * k * batch * (sum(g_sizes) + 3 * sum(d_sizes)) * 3
+    activations = 4 * k * batch * (g_units + 3 * d_units) * 3
     step_data = 4 * k * data.batches_per_step * batch * (dim + 1) * 2
-    widest = max([*widths[0], *widths[1], dim])
+    widest = max(g_widest, d_widest, dim)
     n = cfg.evaluation.num_samples
     evaluation = 4 * max(2**23, n * widest) * 8 + 4 * k * n  # a run of members' samples, and per-member results
     parts = {}
@@ -146,15 +143,30 @@ def memory_estimate(cfg: DictConfig) -> dict[str, tuple[list[str], float]]:
             8 * r * r + 10 * r * f + 8 * f * f,
         )
     sample = [f"data.{name}" for name in family.sized_by]  # the keys that size one sample
+    # the keys that size the networks' layers
+    layers = ["model.latent_dim", *(f"model.{net}.{k}" for net in ("generator", "discriminator") for k in NET_SIZES)]
     return parts | {
-        "weights and optimizer state": (
-            ["ensemble.size", "model.generator.hidden", "model.discriminator.hidden", *sample],
-            state,
-        ),
-        "activations": (["ensemble.size", "data.batch_size", "model.pack", *sample], activations),
+        "weights and optimizer state": (["ensemble.size", *layers, "model.pack", *sample], state),
+        "activations": (["ensemble.size", "data.batch_size", *layers, "model.pack", *sample], activations),
         "real samples": (["ensemble.size", "data.batches_per_step", "data.batch_size", *sample], step_data),
-        "evaluation": (["evaluation.num_samples", *sample], evaluation),
+        "evaluation": (["evaluation.num_samples", "ensemble.size", *layers[1:], *sample], evaluation),
     }
+
+
+NET_SIZES = ("hidden", "pieces")  # a network's keys that size its layers (pieces: a maxout unit's)
+
+
+def network_size(net: DictConfig, inputs: int, outputs: int) -> tuple[int, int, int]:
+    """One member's network as curvegan.nets.EnsembleMLP builds it: its parameters, the units a sample passes
+    through (each hidden layer's linear outputs, `pieces` a unit for maxout, and its activations) and its widest
+    linear output."""
+    pieces = net.get("pieces", 1) if net.get("activation") == "maxout" else 1
+    hidden = [width * pieces for width in net.get("hidden", [])]  # each hidden layer's linear outputs
+    sizes = [inputs, *net.get("hidden", [])]  # each layer's inputs
+    weights = sum(i * o + o for i, o in zip(sizes, [*hidden, outputs], strict=True))
+    weights += 4 * sum(hidden) if net.get("norm") else 0  # batch norm's scale, shift and running statistics
+    units = inputs + sum(hidden) + sum(net.get("hidden", [])) + outputs
+    return weights, units, max([*hidden, outputs])
 
 
 def available_memory() -> int:
