@@ -96,7 +96,8 @@ def number(above: float | None = None, at_least: float | None = None, below: flo
 
 
 def choice(*options: Any) -> Rule:
-    shown = ", ".join("null" if o is None else str(o).lower() if isinstance(o, bool) else str(o) for o in options)
+    written = ("null" if o is None else str(o).lower() if isinstance(o, bool) else str(o) for o in options)
+    shown = ", ".join(dict.fromkeys(written))  # as typed, each once (precision takes 32 and "32" alike)
     return Rule(lambda v: any(type(o) is type(v) and o == v for o in options), f"one of {shown}", "nope")
 
 
