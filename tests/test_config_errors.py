@@ -200,6 +200,46 @@ def test_bad_input_of_every_class_is_refused_in_one_line_and_nothing_is_written(
     assert not wrote
 
 
+@pytest.mark.parametrize(
+    "overrides, line",
+    [
+        ("hydra.run.dir=", "hydra.run.dir=: must be a path"),
+        ("seed=0,1 hydra.sweep.dir= -m", "hydra.sweep.dir=: must be a path"),
+        ("seed=0,1 hydra.sweep.subdir= -m", "hydra.sweep.subdir=: must be a path in hydra.sweep.dir, one per job"),
+    ],
+    ids=["run dir", "sweep dir", "sweep subdir"],
+)
+def test_an_empty_run_or_sweep_dir_is_refused_not_taken_for_the_working_folder(
+    monkeypatch, capsys, tmp_path, overrides, line
+):
+    """Hydra takes "" for the folder the command runs in: a run, or every job of a sweep, would write there."""
+    status, stderr, wrote = refuse(monkeypatch, capsys, tmp_path, overrides)
+    assert status == 2 and stderr.startswith(f"curvegan.train: {line}") and len(stderr.splitlines()) == 1, stderr
+    assert not wrote
+
+
+def test_a_packed_sweep_whose_jobs_would_share_a_dir_is_refused_before_any_trains(monkeypatch, capsys, tmp_path):
+    """A subdir that is the same for every job (the basic launcher refuses the second job, whose dir then holds a
+    run; a packed group would write every job into the one dir)."""
+    sweep = tmp_path / "sweep"
+    overrides = f"hydra/launcher=packed seed=0,1,2 hydra.sweep.subdir=same hydra.sweep.dir={sweep} {' '.join(TINY)} -m"
+    status, stderr, _ = refuse(monkeypatch, capsys, tmp_path, overrides)
+    assert status == 2 and len(stderr.splitlines()) == 1, stderr
+    assert stderr.startswith("curvegan.train: hydra.sweep.subdir=same: must be one dir per job (jobs 0 and 1 share")
+    assert [p.name for p in sweep.iterdir()] == ["multirun.yaml"]  # Hydra's record of the sweep, written first
+
+
+@pytest.mark.parametrize(
+    "arguments, line",
+    [("--nosuch", "unrecognized arguments: --nosuch"), ("seed=1 -m seed=2", "unrecognized arguments: seed=2")],
+)
+def test_a_command_line_argparse_cannot_read_is_refused_in_one_line(monkeypatch, capsys, tmp_path, arguments, line):
+    """Not Hydra's usage text (nine lines) before argparse's own line: one line naming what it could not read."""
+    status, stderr, wrote = refuse(monkeypatch, capsys, tmp_path, arguments)
+    assert status == 2 and stderr.startswith(f"curvegan.train: {line}") and len(stderr.splitlines()) == 1, stderr
+    assert not wrote
+
+
 def test_the_table_covers_the_keys_a_user_meets():
     assert {"seed", "data.a_min", "data.modes", "model.generator.hidden", "model.variant.codes"} <= set(BAD)
     assert {"objective.gp_weight", "trainer.max_epochs", "callbacks.monitor.gif_path", "logger.wandb.offline"} <= set(

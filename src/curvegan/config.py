@@ -286,6 +286,12 @@ def check_evaluation(cfg: DictConfig, given: list[str]) -> None:
     raise refuse("evaluation.neighbours", e.neighbours, f"less than the samples compared ({smallest}) {while_on}")
 
 
+SWEEP_DIRS = {
+    "dir": "a path (Hydra makes the folder)",
+    "subdir": "a path in hydra.sweep.dir, one per job (Hydra's default: ${hydra.job.num})",
+}
+
+
 class RefuseBeforeRun(Callback):
     """Hydra callback: validate a single run's config before Hydra creates its run dir, so a refused run leaves
     nothing behind; and a sweep's launcher and sweeper settings before the sweep writes anything
@@ -303,6 +309,8 @@ class RefuseBeforeRun(Callback):
         try:
             HydraConfig.instance().set_config(config)  # for `${hydra:...}` in loggers' settings; Hydra sets it again
             run_dir = str(config.hydra.run.dir)
+            if not run_dir:
+                raise refuse("hydra.run.dir", "", "a path (Hydra makes the folder)")
             preflight.check_run_dir(run_dir)
             task = OmegaConf.masked_copy(config, [k for k in config if k != "hydra"])
             if OmegaConf.is_interpolation(task, "run_dir"):
@@ -316,6 +324,9 @@ class RefuseBeforeRun(Callback):
         from curvegan import sweep_plugins
 
         try:
+            for name, what in SWEEP_DIRS.items():  # Hydra would take "" as the working folder, every job's dir in it
+                if not OmegaConf.to_container(config.hydra.sweep)[name]:
+                    raise refuse(f"hydra.sweep.{name}", "", what)
             sweep_plugins.check(config.hydra)
         except ConfigError as err:
             print(f"curvegan.train: {err}", file=sys.stderr)

@@ -44,3 +44,20 @@ def given_keys() -> list[str]:
     if not HydraConfig.initialized():
         return []
     return [o.split("=", 1)[0].lstrip("+~") for o in HydraConfig.get().overrides.task]
+
+
+def check_arguments(prog: str) -> None:
+    """The command line's own arguments (not its overrides) as Hydra's parser reads them, a usage error refused in
+    one line and exit status 2, where argparse prints Hydra's whole usage first (`--nosuch`, `seed=1 -m seed=2`)."""
+    import sys
+
+    from hydra._internal.utils import get_args_parser  # the parser hydra.main itself uses
+
+    parser = get_args_parser()
+
+    def error(message: str) -> None:
+        print(f"{prog}: {message} (python -m {prog} --help lists the arguments)", file=sys.stderr)
+        sys.exit(2)
+
+    parser.error = error
+    parser.parse_args()

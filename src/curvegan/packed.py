@@ -35,7 +35,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
-from curvegan.errors import ConfigError
+from curvegan.errors import ConfigError, refuse
 
 log = logging.getLogger(__name__)
 
@@ -566,8 +566,7 @@ def launch(launcher, job_overrides, initial_job_idx: int, run_groups=None) -> li
     config, context = launcher.config, launcher.hydra_context
     configure_log(config.hydra.hydra_logging, config.hydra.verbose)
     sweep_dir = Path(str(config.hydra.sweep.dir))
-    sweep_dir.mkdir(parents=True, exist_ok=True)
-    jobs, refused = [], []
+    jobs, refused, dirs = [], [], {}
     composing(context)
     compose = context.config_loader.composer(config)
     for offset, overrides in enumerate(job_overrides):
@@ -577,11 +576,16 @@ def launch(launcher, job_overrides, initial_job_idx: int, run_groups=None) -> li
             job_config.hydra.job.id = index
             job_config.hydra.job.num = index
         job = job_of(index, job_config, list(overrides))
+        other = dirs.setdefault(job.dir, index)
+        if other != index:  # two jobs in one dir: the second would train over the first
+            subdir = OmegaConf.to_container(config.hydra.sweep)["subdir"]
+            raise refuse("hydra.sweep.subdir", subdir, f"one dir per job (jobs {other} and {index} share {job.dir})")
         try:
             validate(job.task, in_group=packable(job.task))  # (it only reads; its dir is its group's to check)
             jobs.append(job)
         except ConfigError:
             refused.append(job)
+    sweep_dir.mkdir(parents=True, exist_ok=True)
     log.info(f"Packing {len(job_overrides)} jobs ({len(refused)} refused)")
     groups = groups_of(jobs, int(launcher.max_members))
     returns: dict[int, JobReturn] = {}

@@ -228,9 +228,10 @@ def cli() -> None:
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
 
-    from curvegan.errors import one_line
+    from curvegan.errors import check_arguments, one_line
 
     os.environ.setdefault("HYDRA_FULL_ERROR", "1")
+    check_arguments("curvegan.sample")
     try:
         main()
     except (HydraException, OmegaConfBaseException) as err:

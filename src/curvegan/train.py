@@ -25,7 +25,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from curvegan import Interrupted, import_lightning, reuse_freed_memory, stop_signals
 from curvegan.config import ConfigError, validate
-from curvegan.errors import one_line
+from curvegan.errors import check_arguments, one_line
 from curvegan.files import checkpoint_io, disk_full
 from curvegan.results import finish, full_disk, strict_json, summary_line  # noqa: F401 (the command line's)
 from curvegan.schemas import register_schemas
@@ -273,6 +273,7 @@ def run_main() -> None:
     if os.environ.get("HYDRA_FULL_ERROR") == "1":
         main()
         return
+    check_arguments("curvegan.train")
     os.environ["HYDRA_FULL_ERROR"] = "1"  # let Hydra's errors reach us instead of its multi-line report
     try:
         main()
