@@ -51,8 +51,10 @@ def check_arguments(prog: str) -> None:
     one line and exit status 2, where argparse prints Hydra's whole usage first (`--nosuch`, `seed=1 -m seed=2`)."""
     import sys
 
-    from hydra._internal.utils import get_args_parser  # the parser hydra.main itself uses
-
+    try:
+        from hydra._internal.utils import get_args_parser  # the parser hydra.main itself uses (Hydra 1.x)
+    except ImportError:  # a Hydra that keeps it elsewhere: its own usage error, as before
+        return
     parser = get_args_parser()
 
     def error(message: str) -> None:
