@@ -94,7 +94,8 @@ def test_resume_at_an_epoch_boundary_gives_the_same_weights(tmp_path, uninterrup
     assert_same_weights(weights(tmp_path), uninterrupted)
 
 
-@pytest.mark.parametrize("size", [1, pytest.param(3, marks=pytest.mark.slow)], ids=["one GAN", "an ensemble of 3"])
+@pytest.mark.slow  # the default run resumes at an epoch's boundary (above) and after a SIGTERM mid-epoch (below)
+@pytest.mark.parametrize("size", [1, 3], ids=["one GAN", "an ensemble of 3"])
 def test_sigkill_after_the_first_checkpoint_then_resume_gives_the_same_weights(
     tmp_path, uninterrupted, uninterrupted_ensemble, size
 ):
@@ -154,16 +155,9 @@ def signalled_at(g_updates: int, signum: int) -> str:
     """)
 
 
-# one signal in the default run (each case is a training process, 6 s); the other two with the slow tests
-@pytest.mark.parametrize(
-    "signum",
-    [
-        signal.SIGUSR1,
-        pytest.param(signal.SIGUSR2, marks=pytest.mark.slow),
-        pytest.param(signal.SIGHUP, marks=pytest.mark.slow),
-    ],
-    ids=lambda s: s.name,
-)
+# with the slow tests (each case is a training process, 6 s): the default run stops by SIGTERM, as these do
+@pytest.mark.slow
+@pytest.mark.parametrize("signum", [signal.SIGUSR1, signal.SIGUSR2, signal.SIGHUP], ids=lambda s: s.name)
 def test_sigusr1_sigusr2_and_sighup_stop_a_run_as_sigterm_does(tmp_path, signum):
     """SLURM's --signal and submitit's timeout send SIGUSR1 or SIGUSR2, a closed terminal SIGHUP: each is a stop
     with a checkpoint, one line and 128 + the signal (outside a SLURM job that Lightning requeues)."""
