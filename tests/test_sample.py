@@ -75,6 +75,21 @@ def test_member_k_of_an_ensemble_draws_its_own_rows_of_samples_npy(ensemble_run,
     assert not np.array_equal(samples[0], samples[3])
 
 
+def test_a_member_of_an_ensemble_with_settings_of_its_own_draws_its_rows_of_samples_npy(tmp_path):
+    """Each member its own seed, learning rate, EMA and R1 weight (a list per key): the sampler builds the member
+    with its own values (it refused every such checkpoint as naming what curvegan does not build)."""
+    from conftest import TINY, compose_config
+
+    own = ["ensemble.size=3", "seed=[3,5,7]", "model.g_lr=[1e-4,2e-4,4e-4]", "model.g_ema=[0.9,0.99,0.999]"]
+    run_dir = tmp_path / "run"
+    train(compose_config(*TINY, *own, "objective.r1=[0,0.1,1]", "logger=none", run_dir=run_dir))
+    samples = np.load(run_dir / "samples.npy")
+    for member in range(3):
+        out = tmp_path / f"member{member}.npy"
+        sample(sample_cfg(ckpt_path=str(run_dir / "checkpoints/last.ckpt"), member=member, out=str(out)))
+        assert np.array_equal(np.load(out), samples[member]), member
+
+
 @pytest.mark.parametrize("member", [5, -1])
 def test_a_member_out_of_range_is_refused(ensemble_run, member):
     with pytest.raises(SampleError, match=f"member={member}: must be"):

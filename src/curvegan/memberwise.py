@@ -43,6 +43,26 @@ def member_settings(gan) -> list[dict] | None:
     return [{key: values[k] for key, values in given.items()} for k in range(gan.members)]
 
 
+def one_member(hparams: dict, member: int, model: type, objective: type) -> dict:
+    """The hyperparameters of member `member` of an ensemble as a model of its own (the sampler's): its own value
+    of each member-wise key given one value per member (`model`'s and `objective`'s, and the seed), and no blocks
+    (one member is one run)."""
+    from curvegan.keys import SEED, keys_of, member_wise
+
+    own = dict(hparams, blocks=None)
+    declared = {name: d.rule for name, d in keys_of(model.Config).items() if d.members} | {"seed": member_wise(SEED)}
+    for name, rule in declared.items():
+        if name in own and rule.per_member(own[name]):
+            own[name] = own[name][member]
+    if isinstance(own.get("objective"), dict):
+        node = dict(own["objective"])
+        for name, d in keys_of(objective).items():
+            if d.members and d.rule.per_member(node.get(name)):
+                node[name] = node[name][member]
+        own["objective"] = node
+    return own
+
+
 def wrong_length(path: str, keys: dict, given: dict, size: int) -> tuple[str, Any, str] | None:
     """(key, value, allowed) for a member-wise key given one value per member but not one for each member of the
     ensemble; None when every such key is right."""

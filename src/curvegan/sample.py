@@ -38,6 +38,7 @@ def load_checkpoint(path: str | Path, member: int = 0):
 
     from curvegan import registry
     from curvegan.gan import GAN
+    from curvegan.memberwise import one_member
 
     path = Path(path)
     if not path.is_file():
@@ -59,7 +60,9 @@ def load_checkpoint(path: str | Path, member: int = 0):
         raise SampleError(f"member={member}: must be a member of this ensemble, 0 to {members - 1}")
     try:
         cls = registry.resolve("model", ckpt.get("curvegan_model", "curvegan.gan.GAN"), "curvegan_model")
-        gan = cls(**{**hparams, "members": 1})
+        objective = hparams.get("objective") if isinstance(hparams.get("objective"), dict) else {}
+        objective = registry.resolve("objective", objective.get("_target_"), "objective")
+        gan = cls(**{**one_member(hparams, member, cls, objective), "members": 1})  # its own settings alone
         gan.load_state_dict(GAN.member_state_dict(ckpt["state_dict"], member))
     except registry.NotBuildable as err:
         raise SampleError(f"ckpt_path={path}: refused, it names what curvegan does not build: {err}") from None
