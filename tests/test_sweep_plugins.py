@@ -1,4 +1,4 @@
-"""A sweep plugin's setting that its plugin cannot use (joblib's n_jobs=0, a SLURM job of 0 CPUs or minutes,
+"""A sweep plugin's setting that its plugin cannot use (joblib's n_jobs=0, a SLURM job of 0 CPUs or nodes,
 Optuna's n_trials=0 or a direction it does not know) is refused in one line that names it, before the sweep
 writes anything (curvegan.sweep_plugins); a submission sbatch refuses ends in one line too."""
 
@@ -95,7 +95,7 @@ def refused(tmp_path: Path, *overrides: str) -> subprocess.CompletedProcess:
     [
         ["hydra/launcher=joblib", "hydra.launcher.n_jobs=0"],
         pytest.param(["hparams_search=optuna", "hydra.sweeper.n_trials=0"], marks=pytest.mark.slow),
-        pytest.param(["hydra/launcher=slurm", "hydra.launcher.timeout_min=0"], marks=pytest.mark.slow),
+        pytest.param(["hydra/launcher=slurm", "hydra.launcher.timeout_min=-1"], marks=pytest.mark.slow),
         pytest.param(["hydra/launcher=packed_slurm", "hydra.launcher.mem_gb=-1"], marks=pytest.mark.slow),
     ],
     ids=lambda o: o[0],

@@ -3,7 +3,7 @@
 
 Hydra's joblib and submitit launchers and its Optuna sweeper hand their settings on to joblib, sbatch and Optuna,
 which refuse a value they cannot use only once the sweep has begun, with a traceback and a sweep dir already
-made: joblib's `n_jobs=0` ("has no meaning"), a SLURM job of 0 CPUs or minutes, Optuna's `n_trials=0` or a
+made: joblib's `n_jobs=0` ("has no meaning"), a SLURM job of 0 CPUs or nodes, Optuna's `n_trials=0` or a
 direction it does not know. Here each such key has its rule (curvegan.keys), by the plugin's `_target_`; a
 value that breaks it is refused in one line naming `hydra.launcher.KEY` or `hydra.sweeper.KEY`. The packed
 launcher's own keys (max_members, processes) are its own to check (hydra_plugins.curvegan_packed_launcher).
@@ -30,7 +30,7 @@ N_JOBS = Rule(
     "a whole number other than 0 (-1: every core, -2: all but one)",
     0,
 )
-# what submitit passes to sbatch (or runs locally): a job's time, tasks, CPUs, GPUs, memory and nodes
+# what submitit runs locally: a job's time, tasks, CPUs, GPUs, memory and nodes
 JOB = {
     "timeout_min": whole(1),
     "cpus_per_task": optional(whole(1)),
@@ -39,15 +39,17 @@ JOB = {
     "mem_gb": optional(whole(0)),  # 0: all of a node's memory (sbatch's --mem=0)
     "nodes": whole(1),
 }
+# ... or passes to sbatch, where a time limit of 0 is none (sbatch's --time=0)
+SLURM_JOB = JOB | {"timeout_min": whole(0)}
 # Optuna's direction: `main` returns one number, so one direction (a list would make a multi-objective study)
 DIRECTION = Rule(lambda v: getattr(v, "name", v) in ("minimize", "maximize"), "minimize or maximize", "up")
 
 RULES: dict[str, dict[str, dict[str, Rule]]] = {
     "launcher": {
         JOBLIB: {"n_jobs": N_JOBS},
-        f"{SUBMITIT}.SlurmLauncher": {**JOB, "array_parallelism": whole(1)},
+        f"{SUBMITIT}.SlurmLauncher": {**SLURM_JOB, "array_parallelism": whole(1)},
         f"{SUBMITIT}.LocalLauncher": JOB,
-        PACKED_SLURM: JOB,
+        PACKED_SLURM: SLURM_JOB,
     },
     "sweeper": {OPTUNA: {"n_trials": whole(1), "n_jobs": whole(1), "direction": DIRECTION}},
 }
