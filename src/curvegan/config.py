@@ -11,6 +11,7 @@ the Lightning classes it configures (the Trainer, the loggers), whose code is no
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import inspect
 import os
@@ -306,7 +307,7 @@ class RefuseBeforeRun(Callback):
 
         from curvegan import preflight
 
-        try:
+        with refused_in_one_line():
             HydraConfig.instance().set_config(config)  # for `${hydra:...}` in loggers' settings; Hydra sets it again
             run_dir = str(config.hydra.run.dir)
             if not run_dir:
@@ -316,18 +317,24 @@ class RefuseBeforeRun(Callback):
             if OmegaConf.is_interpolation(task, "run_dir"):
                 task.run_dir = run_dir  # what ${hydra:runtime.output_dir} will be; Hydra has not set it yet
             validate(task)
-        except ConfigError as err:
-            print(f"curvegan.train: {err}", file=sys.stderr)
-            raise SystemExit(2) from None
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         from curvegan import sweep_plugins
 
-        try:
+        with refused_in_one_line():
+            sweep = OmegaConf.to_container(config.hydra.sweep)  # as given (unresolved)
             for name, what in SWEEP_DIRS.items():  # Hydra would take "" as the working folder, every job's dir in it
-                if not OmegaConf.to_container(config.hydra.sweep)[name]:
+                if not sweep[name]:
                     raise refuse(f"hydra.sweep.{name}", "", what)
             sweep_plugins.check(config.hydra)
-        except ConfigError as err:
-            print(f"curvegan.train: {err}", file=sys.stderr)
-            raise SystemExit(2) from None
+
+
+@contextlib.contextmanager
+def refused_in_one_line() -> Iterator[None]:
+    """A ConfigError raised inside: its one line and exit status 2 (from a Hydra callback, where Hydra would turn
+    the exception into a warning and carry on)."""
+    try:
+        yield
+    except ConfigError as err:
+        print(f"curvegan.train: {err}", file=sys.stderr)
+        raise SystemExit(2) from None
