@@ -43,8 +43,12 @@ def _logging_as_it_was():
     import logging
 
     loggers = [logging.getLogger(), *(logging.getLogger(n) for n in list(logging.root.manager.loggerDict))]
-    kept = {id(lg): (lg, list(lg.handlers), lg.level, lg.propagate) for lg in loggers if isinstance(lg, logging.Logger)}
+    kept = {
+        id(lg): (lg, list(lg.handlers), lg.level, lg.propagate, lg.disabled)
+        for lg in loggers
+        if isinstance(lg, logging.Logger)
+    }
     yield
-    for lg, handlers, level, propagate in kept.values():
+    for lg, handlers, level, propagate, disabled in kept.values():  # (dictConfig disables the loggers it omits)
         lg.handlers[:] = handlers
-        lg.level, lg.propagate = level, propagate
+        lg.level, lg.propagate, lg.disabled = level, propagate, disabled
