@@ -30,36 +30,41 @@ def values(value: Any, like: Tensor) -> Any:
 def member_settings(gan) -> list[dict] | None:
     """Each member's own value of every member-wise key given one value per member (`model.g_lr`,
     `objective.r1`, …), for its row of metrics.json; None when every member shares every value."""
-    from curvegan.keys import keys_of
-
-    hp = gan.hparams
-    given = {f"model.{n}": hp[n] for n, d in keys_of(gan.Config).items() if d.members and d.rule.per_member(hp[n])}
-    objective = hp["objective"]
-    for name, declared in keys_of(type(gan.objective)).items():
-        if declared.members and declared.rule.per_member(objective.get(name)):
-            given[f"objective.{name}"] = objective[name]
+    given = per_member(gan.hparams, type(gan), type(gan.objective))
     if not given:
         return None
     return [{key: values[k] for key, values in given.items()} for k in range(gan.members)]
 
 
+def per_member(hparams: dict, model: type, objective: type) -> dict[str, list]:
+    """The member-wise keys of `model` and of its `objective` that `hparams` (a model's hyperparameters) gives one
+    value per member, by path: {"model.g_lr": [...], "objective.r1": [...]}."""
+    from curvegan.keys import keys_of
+
+    given = {
+        f"model.{name}": hparams[name]
+        for name, d in keys_of(model.Config).items()
+        if d.members and d.rule.per_member(hparams.get(name))
+    }
+    node = hparams.get("objective") or {}
+    for name, declared in keys_of(objective).items():
+        if declared.members and declared.rule.per_member(node.get(name)):
+            given[f"objective.{name}"] = node[name]
+    return given
+
+
 def one_member(hparams: dict, member: int, model: type, objective: type) -> dict:
     """The hyperparameters of member `member` of an ensemble as a model of its own (the sampler's): its own value
-    of each member-wise key given one value per member (`model`'s and `objective`'s, and the seed), and no blocks
-    (one member is one run)."""
-    from curvegan.keys import SEED, keys_of, member_wise
+    of each member-wise key given one value per member (`per_member`, and the seed), and no blocks (one member is
+    one run)."""
+    from curvegan.keys import SEED, member_wise
 
-    own = dict(hparams, blocks=None)
-    declared = {name: d.rule for name, d in keys_of(model.Config).items() if d.members} | {"seed": member_wise(SEED)}
-    for name, rule in declared.items():
-        if name in own and rule.per_member(own[name]):
-            own[name] = own[name][member]
-    if isinstance(own.get("objective"), dict):
-        node = dict(own["objective"])
-        for name, d in keys_of(objective).items():
-            if d.members and d.rule.per_member(node.get(name)):
-                node[name] = node[name][member]
-        own["objective"] = node
+    own = dict(hparams, blocks=None, objective=dict(hparams.get("objective") or {}))
+    for path, values in per_member(hparams, model, objective).items():
+        node, name = path.split(".", 1)
+        (own if node == "model" else own["objective"])[name] = values[member]
+    if member_wise(SEED).per_member(own.get("seed")):
+        own["seed"] = own["seed"][member]
     return own
 
 
